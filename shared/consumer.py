@@ -1,0 +1,134 @@
+"""Exactly-once *effects* on an at-least-once log: decode → apply + inbox → ack.
+
+A delivery is decoded (bad bytes or schema → dead letter with the reason); then its
+effects and its inbox row are committed in one transaction, and only after that
+commit is the Kafka offset acknowledged. A redelivered message finds its inbox row
+and is a no-op. Conflicts retry a bounded number of times, then dead-letter; a
+database outage is waited out (the message is fine, the infrastructure is not).
+"""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import structlog
+from sqlalchemy import insert, select
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .db import Database
+from .deadletter import DeadLetters, Delivery
+from .envelope import Envelope
+from .faults import crash_point
+from .registry import DomainEvent, EventRegistry
+from .store import ConcurrencyError
+from .tables import inbox
+
+log = structlog.get_logger("consumer")
+Outcome = Literal["applied", "duplicate", "dead-lettered"]
+
+
+class Rejected(Exception):
+    """Raised by a handler for input it must refuse: goes to the DLQ with this reason."""
+
+
+@dataclass(frozen=True)
+class Decoded:
+    message_id: str          # what the inbox remembers
+    message: Any             # what the handler receives
+    correlation_id: str | None = None
+
+
+Decoder = Callable[[Delivery], Decoded]
+Apply = Callable[[AsyncConnection, Any], Awaitable[None]]
+
+
+def envelope_decoder(registry: EventRegistry) -> Decoder:
+    """Decode an event envelope and its payload; raises on anything wrong."""
+    def decode(delivery: Delivery) -> Decoded:
+        if delivery.value is None:
+            raise Rejected("empty record (tombstone): events are never deleted")
+        envelope = Envelope.from_json(delivery.value)
+        if not envelope.is_sealed():
+            raise Rejected(f"event {envelope.event_id}: content does not match its hash")
+        event = registry.decode(envelope.event_type, envelope.schema_version,
+                                envelope.payload)
+        return Decoded(envelope.event_id, EventMessage(envelope, event),
+                       envelope.correlation_id)
+    return decode
+
+
+@dataclass(frozen=True)
+class EventMessage:
+    envelope: Envelope
+    event: DomainEvent
+
+
+class ReliableHandler:
+    def __init__(self, name: str, db: Database, decode: Decoder, apply: Apply,
+                 dead_letters: DeadLetters, conflict_retries: int = 5):
+        self.name, self.db, self.decode, self.apply = name, db, decode, apply
+        self.dead_letters, self.conflict_retries = dead_letters, conflict_retries
+        self.counts = {"applied": 0, "duplicate": 0, "dead-lettered": 0}
+
+    async def handle(self, delivery: Delivery) -> Outcome:
+        try:
+            decoded = self.decode(delivery)
+        except Exception as error:  # anything undecodable is bad input, with a reason
+            outcome = await self._park(delivery, f"undecodable: {_reason(error)}")
+        else:
+            outcome = await self._apply_once(delivery, decoded)
+        self.counts[outcome] += 1
+        return outcome
+
+    async def _apply_once(self, delivery: Delivery, decoded: Decoded) -> Outcome:
+        conflicts, outage = 0, 0
+        while True:
+            try:
+                return await self._transaction(decoded)
+            except Rejected as error:
+                return await self._park(delivery, f"rejected: {error}")
+            except (ConcurrencyError, IntegrityError) as error:
+                conflicts += 1
+                if conflicts > self.conflict_retries:
+                    return await self._park(
+                        delivery, f"conflict persisted after {self.conflict_retries} "
+                                  f"retries: {_reason(error)}")
+                await asyncio.sleep(0.01 * 2 ** conflicts)
+            except (OperationalError, DBAPIError, OSError) as error:
+                outage += 1
+                log.warning("database_unavailable_retrying", consumer=self.name,
+                            attempt=outage, error=type(error).__name__)
+                await asyncio.sleep(min(5.0, 0.1 * 2 ** outage))
+            except Exception as error:  # a bug or a domain invariant: park, go on
+                log.exception("handler_failed", consumer=self.name,
+                              message_id=decoded.message_id)
+                return await self._park(delivery, f"handler failed: {_reason(error)}")
+
+    async def _transaction(self, decoded: Decoded) -> Outcome:
+        async with self.db.transaction() as conn:
+            seen = await conn.scalar(select(inbox.c.event_id).where(
+                inbox.c.consumer == self.name, inbox.c.event_id == decoded.message_id))
+            if seen:
+                return "duplicate"
+            await self.apply(conn, decoded.message)
+            await conn.execute(insert(inbox).values(consumer=self.name,
+                                                    event_id=decoded.message_id))
+            crash_point("consumer.before_commit")
+        crash_point("consumer.after_commit")  # effects committed, offset not yet acked
+        log.info("applied", consumer=self.name, event_id=decoded.message_id,
+                 correlation_id=decoded.correlation_id)
+        return "applied"
+
+    async def _park(self, delivery: Delivery, reason: str) -> Outcome:
+        await self.dead_letters.park(delivery, reason)
+        log.warning("dead_lettered", consumer=self.name, topic=delivery.topic,
+                    partition=delivery.partition, offset=delivery.offset,
+                    reason=reason[:300])
+        return "dead-lettered"
+
+
+def _reason(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"[:2000]

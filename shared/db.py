@@ -1,0 +1,71 @@
+"""One database per service: SQLite file by default, PostgreSQL via DATABASE_URL."""
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
+
+
+def async_url(url: str) -> str:
+    """Accept plain `sqlite:///f.db` / `postgresql://…` and pick the async driver."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend not in DRIVERS:
+        raise ValueError(f"unsupported database {backend!r}: use sqlite or postgresql")
+    return parsed.set(drivername=DRIVERS[backend]).render_as_string(hide_password=False)
+
+
+class Database:
+    """An async engine plus the tables it holds; `transaction()` is the unit of work."""
+
+    def __init__(self, url: str, *metadatas: MetaData, echo: bool = False):
+        self.url = async_url(url)
+        self.metadatas = list(metadatas)
+        self.is_sqlite = self.url.startswith("sqlite")
+        # SQLite: one writer at a time anyway; NullPool avoids sharing handles across loops.
+        options = {"poolclass": NullPool} if self.is_sqlite else {"pool_pre_ping": True}
+        self.engine: AsyncEngine = create_async_engine(self.url, echo=echo, **options)
+        if self.is_sqlite:
+            _sqlite_pragmas(self.engine)
+
+    async def create_tables(self) -> None:
+        async with self.engine.begin() as conn:
+            for md in self.metadatas:
+                await conn.run_sync(md.create_all)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as conn:
+            yield conn
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _sqlite_pragmas(engine: AsyncEngine) -> None:
+    # WAL lets readers run beside the writer; BEGIN IMMEDIATE takes the write lock up
+    # front so two writers queue on busy_timeout instead of failing mid-transaction.
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_conn, _record):  # noqa: ANN001
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(conn):  # noqa: ANN001
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

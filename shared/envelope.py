@@ -1,0 +1,116 @@
+"""The envelope every event travels in, and the SHA-256 hash chain that seals it.
+
+Each event's hash covers its canonical JSON *including the previous event's hash in
+its stream*, so editing any stored event breaks the chain from that event on.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+GENESIS_HASH = "0" * 64
+
+
+class Actor(BaseModel):
+    """Who caused an event: a person or a system, with the role it acted in."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    id: str = Field(min_length=1, max_length=200)
+    role: str = Field(min_length=1, max_length=100)
+    kind: Literal["person", "system"] = "system"
+
+
+class Envelope(BaseModel):
+    """One stored fact: metadata + payload + its link in the stream's hash chain."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    event_id: str
+    event_type: str
+    schema_version: int = Field(ge=1)
+    stream_id: str = Field(min_length=1, max_length=200)
+    stream_version: int = Field(ge=1)
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: Actor
+    causation_id: str | None = None
+    correlation_id: str
+    source: str
+    payload: dict[str, Any]
+    prev_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+    @field_validator("occurred_at", "recorded_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("timestamps must carry a time zone")
+        return value.astimezone(timezone.utc)
+
+    def to_json(self) -> str:
+        return canonical_json(self.model_dump(mode="json"))
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> "Envelope":
+        return cls.model_validate_json(raw)
+
+    def computed_hash(self) -> str:
+        return chain_hash(self.model_dump(mode="json", exclude={"hash"}))
+
+    def is_sealed(self) -> bool:
+        """True when the stored hash matches the content (ignores the chain link)."""
+        return self.computed_hash() == self.hash
+
+
+def canonical_json(value: Any) -> str:
+    """Deterministic JSON: sorted keys, no spaces, UTF-8 kept (what gets hashed)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def chain_hash(fields: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(fields).encode()).hexdigest()
+
+
+def seal(fields: dict[str, Any]) -> Envelope:
+    """Build an envelope from all fields but `hash`, computing the hash over them."""
+    unsealed = Envelope.model_validate({**fields, "hash": GENESIS_HASH})
+    return unsealed.model_copy(update={"hash": unsealed.computed_hash()})
+
+
+class ChainBreak(Exception):
+    """A stored or published event whose hash chain does not hold."""
+
+    def __init__(self, envelope: Envelope, why: str):
+        super().__init__(f"event {envelope.event_id} ({envelope.stream_id} "
+                         f"v{envelope.stream_version}): {why}")
+        self.envelope = envelope
+        self.why = why
+
+
+class ChainVerifier:
+    """Checks streams event by event, in stream order; duplicates are skipped.
+
+    Feed it events in log or store order (per stream they arrive in version order).
+    """
+
+    def __init__(self) -> None:
+        self.heads: dict[str, tuple[int, str]] = {}
+        self.checked = 0
+
+    def check(self, env: Envelope) -> bool:
+        """Return False for a duplicate already checked, raise ChainBreak if broken."""
+        version, head = self.heads.get(env.stream_id, (0, GENESIS_HASH))
+        if env.stream_version <= version:
+            return False
+        if env.stream_version != version + 1:
+            raise ChainBreak(env, f"gap: expected version {version + 1}")
+        if not env.is_sealed():
+            raise ChainBreak(env, "content does not match its hash (edited?)")
+        if env.prev_hash != head:
+            raise ChainBreak(env, "previous-hash link broken")
+        self.heads[env.stream_id] = (env.stream_version, env.hash)
+        self.checked += 1
+        return True

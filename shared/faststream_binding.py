@@ -1,0 +1,31 @@
+"""Wire a ReliableHandler to a FastStream Kafka subscriber, ack after commit.
+
+FastStream's default for Kafka acknowledges on receipt (at-most-once). Here the
+offset is committed only when the handler returned — after the DB commit; an
+unexpected error seeks back so the record is delivered again (NACK_ON_ERROR).
+"""
+from __future__ import annotations
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from .consumer import ReliableHandler
+from .kafka_io import delivery_of
+
+
+def subscribe(broker: KafkaBroker, handler: ReliableHandler, *topics: str,
+              group_id: str) -> None:
+    @broker.subscriber(*topics, group_id=group_id, ack_policy=AckPolicy.NACK_ON_ERROR,
+                       auto_offset_reset="earliest", title=f"{handler.name}")
+    async def on_record(msg: KafkaMessage) -> None:
+        await handler.handle(delivery_of(msg.raw_message))
+
+
+def broker_send(broker: KafkaBroker):
+    """DeadLetters' send(topic, value, key, headers) over a FastStream broker."""
+    async def send(topic: str, value: bytes, key: bytes | None,
+                   headers: list[tuple[str, bytes]]) -> None:
+        await broker.publish(value, topic=topic, key=key,
+                             headers={k: v.decode(errors="replace") for k, v in headers})
+    return send

@@ -1,0 +1,83 @@
+"""The relay: publishes queued events in append order, then forgets them.
+
+A row leaves the outbox only after the broker acknowledged it (acks=all), so a crash
+at any point republishes rather than loses; consumers drop the duplicates.
+"""
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from sqlalchemy import delete, select
+
+from .db import Database
+from .faults import crash_point
+from .kafka_io import reliable_producer
+from .tables import events, outbox
+
+log = structlog.get_logger("outbox")
+
+
+class OutboxRelay:
+    def __init__(self, db: Database, bootstrap: str, service: str,
+                 batch_size: int = 500, idle_sleep: float = 0.05):
+        self.db, self.service = db, service
+        self.batch_size, self.idle_sleep = batch_size, idle_sleep
+        self.producer = reliable_producer(bootstrap, f"{service}-relay")
+        self.published = 0
+
+    async def start(self) -> None:
+        await self.producer.start()
+
+    async def stop(self) -> None:
+        await self.producer.stop()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch; return how many events left the outbox."""
+        async with self.db.reading() as conn:
+            rows = (await conn.execute(
+                select(outbox.c.position, outbox.c.topic, events.c.body,
+                       events.c.stream_id, events.c.event_id, events.c.event_type,
+                       events.c.schema_version)
+                .join(events, events.c.event_id == outbox.c.event_id)
+                .order_by(outbox.c.position).limit(self.batch_size))).all()
+        if not rows:
+            return 0
+        acks = [await self.producer.send(r.topic, value=r.body.encode(),
+                                         key=r.stream_id.encode(), headers=_headers(r))
+                for r in rows]
+        await asyncio.gather(*acks)
+        crash_point("relay.after_produce")
+        async with self.db.transaction() as conn:
+            await conn.execute(delete(outbox).where(
+                outbox.c.position.in_([r.position for r in rows])))
+        self.published += len(rows)
+        log.debug("published", count=len(rows), last_event_id=rows[-1].event_id)
+        return len(rows)
+
+    async def drain(self) -> int:
+        total = 0
+        while n := await self.publish_pending():
+            total += n
+        return total
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                if not await self.publish_pending():
+                    await _wait(stop, self.idle_sleep)
+            except Exception as error:  # broker or DB away: keep the rows, retry
+                log.warning("relay_retry", error=type(error).__name__, detail=str(error)[:200])
+                await _wait(stop, 1.0)
+
+
+def _headers(row) -> list[tuple[str, bytes]]:
+    return [("event_id", row.event_id.encode()), ("event_type", row.event_type.encode()),
+            ("schema_version", str(row.schema_version).encode())]
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        pass

@@ -1,0 +1,135 @@
+"""Event store: append with an expected version, read a stream, read everything.
+
+Appending also queues each event in the outbox, in the same transaction, so an
+event is stored if and only if it will be published.
+"""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .envelope import GENESIS_HASH, Actor, ChainVerifier, Envelope, seal
+from .ids import new_id, utcnow
+from .registry import DomainEvent
+from .tables import events, outbox
+
+
+class ConcurrencyError(Exception):
+    """The stream moved on since it was read; reload and retry the command."""
+
+    retryable = True
+
+    def __init__(self, stream_id: str, expected: int, actual: int | None):
+        got = "another writer got there first" if actual is None else f"it is at {actual}"
+        super().__init__(f"stream {stream_id!r}: expected version {expected}, {got}")
+        self.stream_id, self.expected, self.actual = stream_id, expected, actual
+
+
+class Metadata(BaseModel):
+    """Who and why: copied into every envelope of one append."""
+
+    model_config = ConfigDict(frozen=True)
+    actor: Actor
+    correlation_id: str
+    causation_id: str | None = None
+    occurred_at: datetime | None = None
+
+
+class EventStore:
+    def __init__(self, source: str, topic: str):
+        self.source = source  # the service that records the events
+        self.topic = topic    # where its relay publishes them
+
+    async def append(self, conn: AsyncConnection, stream_id: str, expected_version: int,
+                     new_events: Sequence[DomainEvent], meta: Metadata) -> list[Envelope]:
+        version, head = await self._head(conn, stream_id)
+        if version != expected_version:
+            raise ConcurrencyError(stream_id, expected_version, version)
+        sealed = self._seal(stream_id, version, head, new_events, meta)
+        try:
+            await conn.execute(insert(events), [_row(e) for e in sealed])
+        except IntegrityError as race:
+            raise ConcurrencyError(stream_id, expected_version, None) from race
+        await conn.execute(insert(outbox), [
+            {"event_id": e.event_id, "topic": self.topic} for e in sealed])
+        return sealed
+
+    def _seal(self, stream_id: str, version: int, head: str,
+              new_events: Sequence[DomainEvent], meta: Metadata) -> list[Envelope]:
+        now = utcnow()
+        sealed = []
+        for offset, event in enumerate(new_events, start=1):
+            envelope = seal({
+                "event_id": new_id(), "event_type": event.event_type,
+                "schema_version": event.version, "stream_id": stream_id,
+                "stream_version": version + offset,
+                "occurred_at": meta.occurred_at or now, "recorded_at": now,
+                "actor": meta.actor, "causation_id": meta.causation_id,
+                "correlation_id": meta.correlation_id, "source": self.source,
+                "payload": event.model_dump(mode="json"), "prev_hash": head,
+            })
+            head = envelope.hash
+            sealed.append(envelope)
+        return sealed
+
+    @staticmethod
+    async def _head(conn: AsyncConnection, stream_id: str) -> tuple[int, str]:
+        row = (await conn.execute(
+            select(events.c.stream_version, events.c.hash)
+            .where(events.c.stream_id == stream_id)
+            .order_by(events.c.stream_version.desc()).limit(1))).first()
+        return (row.stream_version, row.hash) if row else (0, GENESIS_HASH)
+
+    @staticmethod
+    async def read_stream(conn: AsyncConnection, stream_id: str) -> list[Envelope]:
+        rows = await conn.execute(
+            select(events.c.body).where(events.c.stream_id == stream_id)
+            .order_by(events.c.stream_version))
+        return [Envelope.from_json(r.body) for r in rows]
+
+    @staticmethod
+    async def stream_version(conn: AsyncConnection, stream_id: str) -> int:
+        found = await conn.scalar(select(func.max(events.c.stream_version))
+                                  .where(events.c.stream_id == stream_id))
+        return found or 0
+
+    @staticmethod
+    async def read_all(conn: AsyncConnection, after: int = 0,
+                       batch: int = 1000) -> AsyncIterator[tuple[int, Envelope]]:
+        """Every event by global position, streamed in batches."""
+        while True:
+            rows = (await conn.execute(
+                select(events.c.position, events.c.body)
+                .where(events.c.position > after)
+                .order_by(events.c.position).limit(batch))).all()
+            for row in rows:
+                yield row.position, Envelope.from_json(row.body)
+            if len(rows) < batch:
+                return
+            after = rows[-1].position
+
+    @staticmethod
+    async def pending_publications(conn: AsyncConnection) -> int:
+        return await conn.scalar(select(func.count()).select_from(outbox)) or 0
+
+    @classmethod
+    async def verify(cls, conn: AsyncConnection) -> int:
+        """Check every stream's hash chain; return events checked or raise ChainBreak."""
+        verifier = ChainVerifier()
+        async for _, envelope in cls.read_all(conn):
+            verifier.check(envelope)
+        return verifier.checked
+
+
+def _row(e: Envelope) -> dict:
+    return {"event_id": e.event_id, "stream_id": e.stream_id,
+            "stream_version": e.stream_version, "event_type": e.event_type,
+            "schema_version": e.schema_version, "body": e.to_json(), "hash": e.hash}
+
+
+__all__ = ["ConcurrencyError", "EventStore", "Metadata"]

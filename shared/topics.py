@@ -1,0 +1,60 @@
+"""Kafka topics: named, documented, created explicitly, kept forever.
+
+Every topic keeps its records forever (`retention.ms=-1`, `cleanup.policy=delete`,
+no compaction): the log *is* the audit trail that auditors replay.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+PREFIX = "hyeopchi"
+FOREVER = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    carries: str
+    partitions: int = 3
+
+
+def events_topic(service: str) -> Topic:
+    return Topic(f"{PREFIX}.{service}.events",
+                 f"facts recorded by the {service} service (envelopes, key = stream id)")
+
+
+def commands_topic(service: str) -> Topic:
+    return Topic(f"{PREFIX}.{service}.commands",
+                 f"commands other city systems send to the {service} service (JSON)")
+
+
+def dead_letter_topic(topic: str) -> str:
+    """Where a consumer of `topic` parks what it cannot apply, with the reason."""
+    return f"{topic}.dlq"
+
+
+def ensure_topics(bootstrap: str, topics: list[Topic], replication: int = 1,
+                  min_insync: int | None = None) -> list[str]:
+    """Create missing topics (and their dead-letter topics); return the names made."""
+    config = dict(FOREVER)
+    if min_insync:
+        config["min.insync.replicas"] = str(min_insync)
+    wanted = []
+    for t in topics:
+        wanted.append(NewTopic(t.name, t.partitions, replication, topic_configs=config))
+        wanted.append(NewTopic(dead_letter_topic(t.name), 1, replication, topic_configs=config))
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="hyeopchi-admin")
+    try:
+        existing = set(admin.list_topics())
+        missing = [t for t in wanted if t.name not in existing]
+        if missing:
+            try:
+                admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass  # another service created it meanwhile
+        return [t.name for t in missing]
+    finally:
+        admin.close()
