@@ -70,8 +70,17 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+class UnencodableText(ValueError):
+    """Text that is not valid Unicode (a lone surrogate) cannot be stored or hashed."""
+
+
 def chain_hash(fields: dict[str, Any]) -> str:
-    return hashlib.sha256(canonical_json(fields).encode()).hexdigest()
+    try:
+        data = canonical_json(fields).encode()
+    except UnicodeEncodeError as error:
+        raise UnencodableText("text contains an unpaired surrogate (not valid Unicode)"
+                              ) from error
+    return hashlib.sha256(data).hexdigest()
 
 
 def seal(fields: dict[str, Any]) -> Envelope:
@@ -97,20 +106,24 @@ class ChainVerifier:
     """
 
     def __init__(self) -> None:
-        self.heads: dict[str, tuple[int, str]] = {}
+        self.hashes: dict[str, list[str]] = {}  # per stream, the hash of each version
         self.checked = 0
 
     def check(self, env: Envelope) -> bool:
-        """Return False for a duplicate already checked, raise ChainBreak if broken."""
-        version, head = self.heads.get(env.stream_id, (0, GENESIS_HASH))
-        if env.stream_version <= version:
+        """Return False for an exact duplicate already checked; raise ChainBreak if
+        the event is edited, unlinked, out of order, or a fork of a checked version."""
+        seen = self.hashes.setdefault(env.stream_id, [])
+        if env.stream_version <= len(seen):
+            if seen[env.stream_version - 1] != env.hash or not env.is_sealed():
+                raise ChainBreak(env, "differs from the event already recorded at "
+                                      "this version (fork or edit)")
             return False
-        if env.stream_version != version + 1:
-            raise ChainBreak(env, f"gap: expected version {version + 1}")
+        if env.stream_version != len(seen) + 1:
+            raise ChainBreak(env, f"gap: expected version {len(seen) + 1}")
         if not env.is_sealed():
             raise ChainBreak(env, "content does not match its hash (edited?)")
-        if env.prev_hash != head:
+        if env.prev_hash != (seen[-1] if seen else GENESIS_HASH):
             raise ChainBreak(env, "previous-hash link broken")
-        self.heads[env.stream_id] = (env.stream_version, env.hash)
+        seen.append(env.hash)
         self.checked += 1
         return True
