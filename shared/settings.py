@@ -20,6 +20,8 @@ class ServiceSettings(BaseSettings):
     http_host: str = Field("127.0.0.1", description="HTTP bind address.")
     http_port: int = Field(8000, description="HTTP port (health, API).")
     log_level: str = Field("INFO", description="Log level (DEBUG, INFO, WARNING…).")
+    topic_prefix: str = Field("hyeopchi", description="First part of every topic name; "
+                                                      "separates deployments on one cluster.")
 
     def database(self) -> str:
         if self.database_url:

@@ -5,12 +5,18 @@ no compaction): the log *is* the audit trail that auditors replay.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-PREFIX = "hyeopchi"
+DEFAULT_PREFIX = "hyeopchi"
+
+
+def prefix() -> str:
+    """TOPIC_PREFIX separates deployments sharing one cluster (staging, tests)."""
+    return os.environ.get("TOPIC_PREFIX", DEFAULT_PREFIX)
 FOREVER = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
 
 
@@ -22,12 +28,12 @@ class Topic:
 
 
 def events_topic(service: str) -> Topic:
-    return Topic(f"{PREFIX}.{service}.events",
+    return Topic(f"{prefix()}.{service}.events",
                  f"facts recorded by the {service} service (envelopes, key = stream id)")
 
 
 def commands_topic(service: str) -> Topic:
-    return Topic(f"{PREFIX}.{service}.commands",
+    return Topic(f"{prefix()}.{service}.commands",
                  f"commands other city systems send to the {service} service (JSON)")
 
 

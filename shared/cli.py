@@ -1,0 +1,117 @@
+"""`hyeopchi` (협치): one command for the whole project.
+
+  hyeopchi run SERVICE           run one service in the foreground (env configures it)
+  hyeopchi demo                  broker + services on SQLite, then the 2021 scenario
+  hyeopchi test [PYTEST ARGS]    the whole test suite (starts its own broker and PostgreSQL)
+  hyeopchi kafka ARGS            deploy/kafka/kafka.sh (start, stop, cluster-start, …)
+  hyeopchi postgres ARGS         deploy/postgres/pg.sh (start, stop, …)
+  hyeopchi schemas DIR           write the JSON Schema of every event version of every service
+  hyeopchi verify DATABASE_URL   check every hash chain in one service's event store
+
+Services are found by name under services/ and loaded on demand: this module
+imports no service, and no service imports another.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SERVICES = sorted(p.name for p in (REPO / "services").iterdir()
+                  if (p / "__main__.py").exists())
+
+
+def _service_module(name: str, part: str):
+    if name not in SERVICES:
+        sys.exit(f"hyeopchi: unknown service {name!r} (known: {', '.join(SERVICES)})")
+    return importlib.import_module(f"services.{name}.{part}")
+
+
+def cmd_run(args) -> int:
+    _service_module(args.service, "__main__").main()
+    return 0
+
+
+def cmd_test(args) -> int:
+    os.chdir(REPO)
+    return subprocess.call([sys.executable, "-m", "pytest", *args.pytest_args])
+
+
+def cmd_script(script: str, args) -> int:
+    return subprocess.call([str(REPO / "deploy" / script), *args.script_args])
+
+
+def cmd_schemas(args) -> int:
+    out = Path(args.directory)
+    for name in SERVICES:
+        registry = _service_module(name, "domain.events").registry
+        for key, schema in registry.json_schemas().items():
+            target = out / name / f"{key}.json"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n")
+            print(target)
+    return 0
+
+
+def cmd_verify(args) -> int:
+    from .db import Database
+    from .envelope import ChainBreak
+    from .store import EventStore
+    from .tables import backbone
+
+    async def verify() -> int:
+        db = Database(args.database_url, backbone)
+        try:
+            async with db.reading() as conn:
+                checked = await EventStore.verify(conn)
+            print(f"ok: {checked} events, every hash chain holds")
+            return 0
+        except ChainBreak as broken:
+            print(f"BROKEN: {broken}", file=sys.stderr)
+            return 1
+        finally:
+            await db.dispose()
+    return asyncio.run(verify())
+
+
+def cmd_demo(args) -> int:
+    from scenarios.demo import main as demo
+    return demo(args)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hyeopchi", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run one service")
+    run.add_argument("service", choices=SERVICES)
+    run.set_defaults(func=cmd_run)
+    demo = sub.add_parser("demo", help="the main job: broker, services, 2021 scenario")
+    demo.add_argument("--keep-running", action="store_true",
+                      help="leave broker and services up afterwards")
+    demo.set_defaults(func=cmd_demo)
+    test = sub.add_parser("test", help="run the whole test suite")
+    test.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    test.set_defaults(func=cmd_test)
+    for name, script in (("kafka", "kafka/kafka.sh"), ("postgres", "postgres/pg.sh")):
+        s = sub.add_parser(name, help=f"deploy/{script}")
+        s.add_argument("script_args", nargs=argparse.REMAINDER)
+        s.set_defaults(func=lambda a, script=script: cmd_script(script, a))
+    schemas = sub.add_parser("schemas", help="export JSON Schema of every event version")
+    schemas.add_argument("directory")
+    schemas.set_defaults(func=cmd_schemas)
+    verify = sub.add_parser("verify", help="check a service store's hash chains")
+    verify.add_argument("database_url")
+    verify.set_defaults(func=cmd_verify)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    sys.exit(args.func(args))

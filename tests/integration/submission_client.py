@@ -1,0 +1,60 @@
+"""Talk to a running submission service the way outside systems do: HTTP and Kafka."""
+from __future__ import annotations
+
+import json
+import uuid
+
+import httpx
+from aiokafka import AIOKafkaProducer
+
+from shared.envelope import Envelope
+from tests.integration.helpers import read_topic
+
+OFFICER = {"id": "officer-1", "role": "governance_officer", "kind": "person"}
+
+
+def post(url: str, path: str, body: dict, actor: dict = OFFICER) -> httpx.Response:
+    return httpx.post(f"{url}{path}", json=body, timeout=30,
+                      headers={"X-Actor-Id": actor["id"], "X-Actor-Role": actor["role"]})
+
+
+PATHS = {"OpenCycle": "/cycles", "SetDeadline": "/cycles/deadline",
+         "CloseCycle": "/cycles/closing", "RegisterInstitution": "/institutions",
+         "SetFieldOfficeTreatment": "/institutions/field-office-treatment",
+         "SubmitReport": "/reports", "AmendReport": "/reports/amendments",
+         "WithdrawReport": "/reports/withdrawals", "ReopenReport": "/reports/reopenings"}
+
+
+def send_http(url: str, command: dict, actor: dict = OFFICER) -> httpx.Response:
+    return post(url, PATHS[command["command_type"]], command, actor)
+
+
+class KafkaCommands:
+    def __init__(self, bootstrap: str, prefix: str):
+        self.topic = f"{prefix}.submission.commands"
+        self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+
+    async def __aenter__(self) -> "KafkaCommands":
+        await self.producer.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.producer.stop()
+
+    async def send(self, command: dict, actor: dict = OFFICER,
+                   command_id: str | None = None) -> str:
+        command_id = command_id or str(uuid.uuid4())
+        body = {"command_id": command_id, "schema_version": 1, "actor": actor,
+                "command": command}
+        await self.send_raw(json.dumps(body, ensure_ascii=False).encode(),
+                            key=command.get("institution_id", "cycle"))
+        return command_id
+
+    async def send_raw(self, raw: bytes, key: str = "x") -> None:
+        await self.producer.send_and_wait(self.topic, raw, key=key.encode())
+
+
+async def published_events(bootstrap: str, prefix: str) -> list[Envelope]:
+    records = await read_topic(bootstrap, f"{prefix}.submission.events")
+    envelopes = [Envelope.from_json(r.value) for r in records]
+    return sorted(envelopes, key=lambda e: e.event_id)
