@@ -122,18 +122,19 @@ def reports() -> list[dict]:
     return [report_command(i, rng) for i, _, _ in INSTITUTIONS if i not in NOT_SUBMITTING]
 
 
-def bad_reports() -> list[tuple[str, dict]]:
-    """Inputs that must be refused, with the words the refusal must contain."""
+def bad_reports(institution: str = "emergency") -> list[tuple[str, dict]]:
+    """Inputs that must be refused, with the words the refusal must contain.
+    They come from an institution that has not submitted, so only the rule is at fault."""
     rng = random.Random(SEED + 1)
-    too_many = report_command("finance", rng, n=99)
+    too_many = report_command(institution, rng, n=99)
     too_many["results"] = [r for r in too_many["results"]
                            if r["indicator_id"] != "committee-meetings"] + [{
         "indicator_id": "committee-meetings",
         "meeting_records": [{"committee_id": "c1", "held_on": "2020-05-01",
                              "mode": "online", "minutes_ref": f"m{k}"} for k in range(21)]}]
-    unknown = dict(report_command("finance", rng, n=98), institution_id="no-such-bureau")
-    wrong_year = dict(report_command("finance", rng, n=97), year=2019)
-    bad_indicator = dict(report_command("finance", rng, n=96), results=[
+    unknown = dict(report_command(institution, rng, n=98), institution_id="no-such-bureau")
+    wrong_year = dict(report_command(institution, rng, n=97), year=2019)
+    bad_indicator = dict(report_command(institution, rng, n=96), results=[
         {"indicator_id": "number-of-parks", "processes": [{"type": "other", "title": "x"}]}])
     return [("21 meeting records submitted", too_many),
             ("'no-such-bureau' is not registered", unknown),

@@ -60,24 +60,10 @@ def cmd_schemas(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    from .db import Database
-    from .envelope import ChainBreak
-    from .store import EventStore
-    from .tables import backbone
-
-    async def verify() -> int:
-        db = Database(args.database_url, backbone)
-        try:
-            async with db.reading() as conn:
-                checked = await EventStore.verify(conn)
-            print(f"ok: {checked} events, every hash chain holds")
-            return 0
-        except ChainBreak as broken:
-            print(f"BROKEN: {broken}", file=sys.stderr)
-            return 1
-        finally:
-            await db.dispose()
-    return asyncio.run(verify())
+    from .store import verify_database
+    ok, message = asyncio.run(verify_database(args.database_url))
+    print(message, file=sys.stdout if ok else sys.stderr)
+    return 0 if ok else 1
 
 
 def cmd_demo(args) -> int:
@@ -112,6 +98,18 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+PASSTHROUGH = {"test": "pytest_args", "kafka": "script_args", "postgres": "script_args"}
+
+
 def main(argv: list[str] | None = None) -> None:
-    args = parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in PASSTHROUGH:  # hand every later word to pytest or the script
+        args = parser().parse_args(argv[:1])
+        setattr(args, PASSTHROUGH[argv[0]], argv[1:])
+    else:
+        args = parser().parse_args(argv)
     sys.exit(args.func(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,7 +1,9 @@
 """Kafka clients configured the one way this project uses them."""
 from __future__ import annotations
 
-from aiokafka import AIOKafkaProducer
+import asyncio
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from .deadletter import Delivery
 
@@ -44,3 +46,26 @@ async def partitions_of(bootstrap: str, topics: tuple[str, ...] | list[str]) -> 
             raise LookupError(f"topic {topic.get('topic')!r} does not exist (create it first)")
         parts += [TopicPartition(topic["topic"], p["partition"]) for p in topic["partitions"]]
     return sorted(parts)
+
+
+async def read_topic(bootstrap: str, topic: str, timeout: float = 10.0) -> list:
+    """Every record of a topic from offset 0 to its current end."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                group_id=None, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        parts = await partitions_of(bootstrap, [topic])
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        end = await consumer.end_offsets(parts)
+        records = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while any([await consumer.position(tp) < end[tp] for tp in parts]):
+            if loop.time() > deadline:
+                raise TimeoutError(f"could not read {topic} to its end")
+            for batch in (await consumer.getmany(timeout_ms=200)).values():
+                records.extend(batch)
+        return records
+    finally:
+        await consumer.stop()

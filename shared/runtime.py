@@ -56,7 +56,8 @@ class Service:
         self.spec, self.settings = spec, settings
         self.db = Database(settings.database(), backbone, *spec.metadatas)
         self.bootstrap = settings.kafka_bootstrap_servers
-        self.broker = KafkaBroker(self.bootstrap, client_id=spec.name)
+        self.broker = KafkaBroker(self.bootstrap, client_id=spec.name,
+                                  logger=logs.library_logger("faststream"))
         self.relay = OutboxRelay(self.db, self.bootstrap, spec.name)
         self.runners: list[ProjectionRunner] = []
         self.handlers: list[ReliableHandler] = []

@@ -11,16 +11,14 @@ import shutil
 import socket
 import subprocess
 import uuid
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from scenarios.processes import KAFKA_SH, REPO, script
 from shared.topics import Topic, ensure_topics
 
-REPO = Path(__file__).resolve().parents[1]
-KAFKA_SH = REPO / "deploy" / "kafka" / "kafka.sh"
 PG_SH = REPO / "deploy" / "postgres" / "pg.sh"
 
 
@@ -36,13 +34,6 @@ def _docker_engine() -> bool:
     return subprocess.run(["docker", "info"], capture_output=True).returncode == 0
 
 
-def _script(*args: str) -> str:
-    done = subprocess.run([str(a) for a in args], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(map(str, args))} failed:\n{done.stderr[-3000:]}")
-    return done.stdout.strip().splitlines()[-1]
-
-
 @pytest.fixture(scope="session")
 def kafka_bootstrap():
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
@@ -54,7 +45,7 @@ def kafka_bootstrap():
             yield kafka.get_bootstrap_server()
         return
     name = f"pytest-{os.getpid()}"
-    boot = _script(KAFKA_SH, "start", "--name", name, "--port", free_port(),
+    boot = script(KAFKA_SH, "start", "--name", name, "--port", free_port(),
                    "--controller-port", free_port(), "--heap", "512m")
     try:
         yield boot
@@ -68,7 +59,7 @@ def postgres_admin_url():
         yield os.environ["TEST_POSTGRES_URL"]
         return
     name = f"pytest-{os.getpid()}"
-    url = _script(PG_SH, "start", "--name", name, "--port", free_port())
+    url = script(PG_SH, "start", "--name", name, "--port", free_port())
     try:
         yield url
     finally:

@@ -15,8 +15,7 @@ from shared.tables import backbone, events
 from scenarios import y2021
 from tests.conftest import BACKENDS, free_port
 from tests.integration.helpers import ServiceProcess, read_topic, wait_until
-from tests.integration.submission_client import (KafkaCommands, published_events,
-                                                 send_http)
+from scenarios.client import KafkaCommands, published_events, send_http
 
 pytestmark = pytest.mark.integration
 SOON = (datetime.now(timezone.utc) + timedelta(days=30)).isoformat()
@@ -79,14 +78,14 @@ async def test_kafka_and_http_record_identical_events(deploy, kafka_bootstrap):
 @BACKENDS
 async def test_bad_input_gets_a_specific_error_and_stores_nothing(deploy, kafka_bootstrap):
     svc = deploy()
-    open_cycle_with(svc, "finance", "admin")
+    open_cycle_with(svc, "emergency", "admin")
     good = y2021.report_command("admin", __import__("random").Random(1))
     assert send_http(svc.url, good, actor=y2021.submitter("admin")).status_code == 201
-    duplicate_id = dict(y2021.report_command("finance", __import__("random").Random(2)),
+    duplicate_id = dict(y2021.report_command("emergency", __import__("random").Random(2)),
                         submission_id=good["submission_id"])
     cases = [*y2021.bad_reports(), ("already used by admin", duplicate_id)]
     for words, command in cases:
-        answer = send_http(svc.url, command, actor=y2021.submitter("finance"))
+        answer = send_http(svc.url, command, actor=y2021.submitter("emergency"))
         assert 400 <= answer.status_code < 500, answer.text
         assert answer.headers["content-type"] == "application/problem+json"
         assert words in answer.json()["detail"]
@@ -96,7 +95,7 @@ async def test_bad_input_gets_a_specific_error_and_stores_nothing(deploy, kafka_
     assert malformed.status_code == 422 and "JSON" in malformed.json()["detail"]
 
     async with KafkaCommands(kafka_bootstrap, svc.prefix) as kafka:
-        sent = {await kafka.send(cmd, actor=y2021.submitter("finance")): words
+        sent = {await kafka.send(cmd, actor=y2021.submitter("emergency")): words
                 for words, cmd in cases}
         await kafka.send_raw(b'{"command_id": "x1", "command": ')  # malformed JSON
         await kafka.send_raw(b'{"command_id": "x2", "actor": {"id": "a", "role": "b"}, '
@@ -112,12 +111,12 @@ async def test_bad_input_gets_a_specific_error_and_stores_nothing(deploy, kafka_
 
     db = Database(svc.database_url, backbone)
     async with db.reading() as conn:
-        finance = await conn.scalar(select(func.count()).select_from(events).where(
-            events.c.stream_id.like("report-%-finance")))
+        refused = await conn.scalar(select(func.count()).select_from(events).where(
+            events.c.stream_id.like("report-%-emergency")))
         no_such = await conn.scalar(select(func.count()).select_from(events).where(
             events.c.stream_id.like("%no-such-bureau%")))
     await db.dispose()
-    assert finance == 0 and no_such == 0
+    assert refused == 0 and no_such == 0
 
 
 async def _rejections(bootstrap, prefix, count):

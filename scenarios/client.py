@@ -1,4 +1,7 @@
-"""Talk to a running submission service the way outside systems do: HTTP and Kafka."""
+"""Talk to a running submission service the way outside systems do: HTTP and Kafka.
+
+Used by the demo and by the tests; it knows only the public contracts (JSON).
+"""
 from __future__ import annotations
 
 import json
@@ -8,7 +11,7 @@ import httpx
 from aiokafka import AIOKafkaProducer
 
 from shared.envelope import Envelope
-from tests.integration.helpers import read_topic
+from shared.kafka_io import read_topic
 
 OFFICER = {"id": "officer-1", "role": "governance_officer", "kind": "person"}
 
