@@ -159,25 +159,20 @@ async def rebuild_matches(svc: ServiceProcess, bootstrap: str) -> bool:
     from services.submission.adapters import read_model  # noqa: PLC0415
     from shared.db import Database  # noqa: PLC0415
     from shared.deadletter import DeadLetters  # noqa: PLC0415
-    from shared.projection import ProjectionRunner, checksum  # noqa: PLC0415
+    from shared.projection import checksum, rebuild  # noqa: PLC0415
     from shared.tables import backbone  # noqa: PLC0415
 
     async def refuse(*_):
         raise RuntimeError("valid history must rebuild without dead letters")
     live = Database(svc.env["DATABASE_URL"], backbone, read_model.metadata)
     fresh = Database(f"sqlite:///{RUN}/rebuilt.db", backbone, read_model.metadata)
-    await fresh.create_tables()
-    runner = ProjectionRunner(read_model.ReportStatusProjection(), fresh, bootstrap,
-                              DeadLetters("rebuild", refuse))
-    await runner.start()
-    await runner.catch_up()
-    await runner.stop()
-    (a, _), (b, _) = await checksum(live, read_model.metadata), \
-        await checksum(fresh, read_model.metadata)
-    print(f"      live {a[:16]}…  rebuilt {b[:16]}…")
+    rebuilt, _, _ = await rebuild(read_model.ReportStatusProjection(), fresh, bootstrap,
+                                  DeadLetters("rebuild", refuse))
+    current, _ = await checksum(live, read_model.metadata)
+    print(f"      live {current[:16]}…  rebuilt {rebuilt[:16]}…")
     await live.dispose()
     await fresh.dispose()
-    return a == b
+    return current == rebuilt
 
 
 async def _count(svc, path: str, n: int):

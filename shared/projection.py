@@ -208,3 +208,17 @@ def _plain(items: Iterable) -> dict:
             return str(v)
         return v
     return {k: value(v) for k, v in items}
+
+
+async def rebuild(projection: Projection, fresh: Database, bootstrap: str,
+                  dead_letters: DeadLetters) -> tuple[str, dict[str, int], ProjectionRunner]:
+    """Replay a projection's topics from offset 0 into `fresh`; return its checksum."""
+    await fresh.create_tables()
+    runner = ProjectionRunner(projection, fresh, bootstrap, dead_letters)
+    await runner.start()
+    try:
+        await runner.catch_up()
+    finally:
+        await runner.stop()
+    digest, counts = await checksum(fresh, projection.metadata)
+    return digest, counts, runner

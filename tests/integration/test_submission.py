@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from services.submission.adapters import read_model
 from shared.db import Database
 from shared.deadletter import DeadLetters, header
-from shared.projection import ProjectionRunner, checksum
+from shared.projection import checksum, rebuild
 from shared.tables import backbone, events
 from scenarios import y2021
 from tests.conftest import BACKENDS, free_port
@@ -171,14 +171,10 @@ async def test_2021_cycle_deadline_reopen_and_rebuild(deploy, kafka_bootstrap,
     live = Database(svc.database_url, backbone, read_model.metadata)
     monkeypatch.setenv("TOPIC_PREFIX", svc.prefix)
     fresh = Database(make_db_url(), backbone, read_model.metadata)
-    await fresh.create_tables()
-    runner = ProjectionRunner(read_model.ReportStatusProjection(), fresh, kafka_bootstrap,
-                              DeadLetters("rebuild", _no_dead_letters))
-    await runner.start()
-    await runner.catch_up()
-    await runner.stop()
+    rebuilt_sum, rebuilt_counts, runner = await rebuild(
+        read_model.ReportStatusProjection(), fresh, kafka_bootstrap,
+        DeadLetters("rebuild", _no_dead_letters))
     live_sum, live_counts = await checksum(live, read_model.metadata)
-    rebuilt_sum, rebuilt_counts = await checksum(fresh, read_model.metadata)
     assert rebuilt_counts == live_counts
     assert live_counts["rm_report_status"] == 47 and runner.parked == 0
     assert rebuilt_sum == live_sum

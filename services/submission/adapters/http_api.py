@@ -4,8 +4,6 @@ Each write takes exactly the `command` object of the Kafka contract as its body 
 runs the same handler, so both paths validate alike and record identical events.
 The acting person comes from X-Actor-Id / X-Actor-Role until single sign-on lands.
 """
-from __future__ import annotations
-
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Header
@@ -41,6 +39,14 @@ ActorRole = Annotated[str, Header(alias="X-Actor-Role", min_length=1, max_length
 Correlation = Annotated[str | None, Header(alias="X-Correlation-Id", max_length=100)]
 
 
+WRITES = [("/cycles", c.OpenCycle), ("/cycles/deadline", c.SetDeadline),
+          ("/cycles/closing", c.CloseCycle), ("/institutions", c.RegisterInstitution),
+          ("/institutions/field-office-treatment", c.SetFieldOfficeTreatment),
+          ("/reports", c.SubmitReport), ("/reports/amendments", c.AmendReport),
+          ("/reports/withdrawals", c.WithdrawReport),
+          ("/reports/reopenings", c.ReopenReport)]
+
+
 def _writes(service, handlers: SubmissionHandlers) -> APIRouter:
     router = APIRouter(tags=["commands"])
 
@@ -56,53 +62,17 @@ def _writes(service, handlers: SubmissionHandlers) -> APIRouter:
                             "stream_id": e.stream_id, "stream_version": e.stream_version}
                            for e in appended]}
 
-    post = router.post
+    def endpoint_for(model: type):
+        # Real (not string) annotations: FastAPI reads `model` as the body schema.
+        async def endpoint(body: model, actor: ActorId, role: ActorRole,  # type: ignore
+                           correlation: Correlation = None) -> dict:
+            return await run(body, actor, role, correlation)
+        endpoint.__doc__ = model.__doc__
+        return endpoint
 
-    @post("/cycles", status_code=201)
-    async def open_cycle(body: c.OpenCycle, actor: ActorId, role: ActorRole,
-                         correlation: Correlation = None):
-        return await run(body, actor, role, correlation)
-
-    @post("/cycles/deadline", status_code=201)
-    async def set_deadline(body: c.SetDeadline, actor: ActorId, role: ActorRole,
-                           correlation: Correlation = None):
-        return await run(body, actor, role, correlation)
-
-    @post("/cycles/closing", status_code=201)
-    async def close_cycle(body: c.CloseCycle, actor: ActorId, role: ActorRole,
-                          correlation: Correlation = None):
-        return await run(body, actor, role, correlation)
-
-    @post("/institutions", status_code=201)
-    async def register_institution(body: c.RegisterInstitution, actor: ActorId,
-                                   role: ActorRole, correlation: Correlation = None):
-        return await run(body, actor, role, correlation)
-
-    @post("/institutions/field-office-treatment", status_code=201)
-    async def set_field_office_treatment(body: c.SetFieldOfficeTreatment, actor: ActorId,
-                                         role: ActorRole, correlation: Correlation = None):
-        return await run(body, actor, role, correlation)
-
-    @post("/reports", status_code=201)
-    async def submit_report(body: c.SubmitReport, actor: ActorId, role: ActorRole,
-                            correlation: Correlation = None):
-        return await run(body, actor, role, correlation)
-
-    @post("/reports/amendments", status_code=201)
-    async def amend_report(body: c.AmendReport, actor: ActorId, role: ActorRole,
-                           correlation: Correlation = None):
-        return await run(body, actor, role, correlation)
-
-    @post("/reports/withdrawals", status_code=201)
-    async def withdraw_report(body: c.WithdrawReport, actor: ActorId, role: ActorRole,
-                              correlation: Correlation = None):
-        return await run(body, actor, role, correlation)
-
-    @post("/reports/reopenings", status_code=201)
-    async def reopen_report(body: c.ReopenReport, actor: ActorId, role: ActorRole,
-                            correlation: Correlation = None):
-        return await run(body, actor, role, correlation)
-
+    for path, model in WRITES:
+        router.add_api_route(path, endpoint_for(model), methods=["POST"], status_code=201,
+                             name=model.__name__, summary=model.__name__)
     return router
 
 

@@ -69,34 +69,33 @@ class FieldOfficeTreatmentSet(DomainEvent):
     reason: str = Reason
 
 
+class _ReportVersion(DomainEvent):
+    """What every version of a report carries; not an event type by itself."""
+
+    cycle_id: str
+    institution_id: str
+    submission_id: str
+    rulebook_ref: str
+    results: list[IndicatorResult]
+    late: bool = False  # accepted after the deadline thanks to a reopening
+
+
 @registry.register
-class ReportSubmitted(DomainEvent):
+class ReportSubmitted(_ReportVersion):
     """The design card's SubmissionReceived: a governance implementation result
     report (협치이행 결과보고서) received. Not-applicable marks follow as their own events."""
 
     event_type = "submission.ReportSubmitted"
     version = 1
-    cycle_id: str
-    institution_id: str
-    submission_id: str
-    rulebook_ref: str
-    results: list[IndicatorResult]
-    late: bool = False
 
 
 @registry.register
-class ReportAmended(DomainEvent):
+class ReportAmended(_ReportVersion):
     """The report replaced by a new version; its not-applicable marks follow."""
 
     event_type = "submission.ReportAmended"
     version = 1
-    cycle_id: str
-    institution_id: str
-    submission_id: str
-    rulebook_ref: str
-    results: list[IndicatorResult]
     reason: str = Reason
-    late: bool = False
 
 
 @registry.register

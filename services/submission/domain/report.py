@@ -59,14 +59,8 @@ class Report(Aggregate[ReportState]):
         if self.is_in:
             raise InvalidState(f"{institution_id} already submitted its {cycle.state.year} "
                                "report; amend it instead")
-        if submission_id in self.state.submission_ids:
-            raise DuplicateSubmission(f"submission id {submission_id!r} was already used")
-        late = self._window(cycle, institution_id, now)
-        check_report(cycle.state.rulebook, results, not_applicable)
-        head = ReportSubmitted(cycle_id=str(cycle.state.year), institution_id=institution_id,
-                               submission_id=submission_id, rulebook_ref=cycle.state.rulebook.ref,
-                               results=results, late=late)
-        return [head, *self._marks(cycle, institution_id, not_applicable)]
+        return self._accept(ReportSubmitted, cycle, institution_id, submission_id,
+                            results, not_applicable, now)
 
     def amend(self, cycle: Cycle, institution_id: str, submission_id: str,
               results: list[IndicatorResult], not_applicable: list[NotApplicable],
@@ -74,13 +68,18 @@ class Report(Aggregate[ReportState]):
         if not self.is_in:
             raise InvalidState(f"{institution_id} has no {cycle.state.year} report to amend "
                                f"(status: {self.state.status})")
+        return self._accept(ReportAmended, cycle, institution_id, submission_id,
+                            results, not_applicable, now, reason=reason)
+
+    def _accept(self, event_type, cycle: Cycle, institution_id: str, submission_id: str,
+                results, not_applicable, now: datetime, **extra) -> list:
         if submission_id in self.state.submission_ids:
             raise DuplicateSubmission(f"submission id {submission_id!r} was already used")
         late = self._window(cycle, institution_id, now)
         check_report(cycle.state.rulebook, results, not_applicable)
-        head = ReportAmended(cycle_id=str(cycle.state.year), institution_id=institution_id,
-                             submission_id=submission_id, rulebook_ref=cycle.state.rulebook.ref,
-                             results=results, reason=reason, late=late)
+        head = event_type(cycle_id=str(cycle.state.year), institution_id=institution_id,
+                          submission_id=submission_id, rulebook_ref=cycle.state.rulebook.ref,
+                          results=results, late=late, **extra)
         return [head, *self._marks(cycle, institution_id, not_applicable)]
 
     def withdraw(self, cycle: Cycle, institution_id: str, reason: str, now: datetime) -> list:
