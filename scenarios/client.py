@@ -28,8 +28,32 @@ PATHS = {"OpenCycle": "/cycles", "SetDeadline": "/cycles/deadline",
          "WithdrawReport": "/reports/withdrawals", "ReopenReport": "/reports/reopenings"}
 
 
+SCORING_PATHS = {"AssignExpert": "/experts/assignments",
+                 "DeclareConflict": "/experts/conflicts", "GiveExpertScore": "/expert-scores",
+                 "AdjustScore": "/adjustments",
+                 "PublishProvisionalResults": "/provisional-results",
+                 "FileAppeal": "/appeals", "AssignAppealReviewer": "/appeals/reviewers",
+                 "DecideAppeal": "/appeals/decisions", "SignOff": "/sign-off",
+                 "ReopenScoring": "/reopenings"}
+
+
 def send_http(url: str, command: dict, actor: dict = OFFICER) -> httpx.Response:
-    return post(url, PATHS[command["command_type"]], command, actor)
+    """POST a command to the service that takes it (by its command_type)."""
+    path = PATHS.get(command["command_type"]) or SCORING_PATHS[command["command_type"]]
+    return post(url, path, command, actor)
+
+
+async def send_external(bootstrap: str, topic: str, messages: list[dict]) -> None:
+    """Emit facts as another city system would (HR, the education platform)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    try:
+        for m in messages:
+            await producer.send(topic, json.dumps(m, ensure_ascii=False).encode(),
+                                key=m["payload"]["institution_id"].encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
 
 
 class KafkaCommands:

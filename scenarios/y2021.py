@@ -140,3 +140,51 @@ def bad_reports(institution: str = "emergency") -> list[tuple[str, dict]]:
             ("'no-such-bureau' is not registered", unknown),
             ("no evaluation cycle for 2019", wrong_year),
             ("indicator 'number-of-parks' is not in rulebook", bad_indicator)]
+
+
+# --- inputs of scoring: other city systems' facts, experts, the panel -------------
+EXPERTS = ["expert-kim", "expert-lee", "expert-park"]
+EXPERT_INDICATORS = ["governance-case", "governance-leadership"]
+PANEL_MEMBER = {"id": "panel-member-1", "role": "panel_member", "kind": "person"}
+
+
+def expert(expert_id: str) -> dict:
+    return {"id": expert_id, "role": "external_expert", "kind": "person"}
+
+
+def headcounts() -> dict[str, int]:
+    rng = random.Random(SEED + 2)
+    return {i: rng.randint(30, 300) for i, _, _ in INSTITUTIONS}
+
+
+def hr_events() -> list[dict]:
+    """What the HR system emits: current headcount (현원) per institution."""
+    return [{"event_id": f"hr-2021-{i}", "event_type": "hr.HeadcountReported",
+             "schema_version": 1, "occurred_at": "2021-03-31T09:00:00+09:00",
+             "source": "seoul-hr", "payload": {"institution_id": i, "headcount": n,
+                                                "as_of": "2021-03-31"}}
+            for i, n in headcounts().items()]
+
+
+def education_events() -> list[dict]:
+    """What the education platform emits: MOOC completions by pseudonymous learners;
+    some learners finish both courses (they count once)."""
+    rng, out = random.Random(SEED + 3), []
+    for institution, headcount in headcounts().items():
+        for k in range(rng.randint(0, headcount * 2 // 5)):
+            courses = rng.choice([["governance-and-citizens"], ["local-governance"],
+                                  ["governance-and-citizens", "local-governance"]])
+            for course in courses:
+                out.append({"event_id": f"edu-{institution}-{k}-{course}",
+                            "event_type": "education.CourseCompleted", "schema_version": 1,
+                            "occurred_at": "2020-11-01T10:00:00+09:00",
+                            "source": "seoul-mooc",
+                            "payload": {"institution_id": institution, "course_id": course,
+                                        "learner_ref": f"L{k:04d}",
+                                        "completed_on": "2020-11-01"}})
+    return out
+
+
+def expert_scores(institution_id: str, indicator_id: str, max_points: int) -> dict[str, str]:
+    rng = random.Random(f"{SEED}-{institution_id}-{indicator_id}")
+    return {e: str(round(rng.uniform(max_points * 0.4, max_points), 1)) for e in EXPERTS}

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import structlog
 from sqlalchemy import insert, select
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .db import Database
@@ -45,14 +45,21 @@ Decoder = Callable[[Delivery], Decoded]
 Apply = Callable[[AsyncConnection, Any], Awaitable[None]]
 
 
-def envelope_decoder(registry: EventRegistry) -> Decoder:
-    """Decode an event envelope and its payload; raises on anything wrong."""
+def envelope_decoder(registry: EventRegistry, only_known: bool = False) -> Decoder:
+    """Decode an event envelope and its payload; raises on anything wrong.
+
+    `only_known`: a consumer of another service's topic reads only the types it has
+    a contract for; other types arrive with `event=None` (checked, then skipped).
+    """
     def decode(delivery: Delivery) -> Decoded:
         if delivery.value is None:
             raise Rejected("empty record (tombstone): events are never deleted")
         envelope = Envelope.from_json(delivery.value)
         if not envelope.is_sealed():
             raise Rejected(f"event {envelope.event_id}: content does not match its hash")
+        if only_known and not registry.knows(envelope.event_type):
+            return Decoded(envelope.event_id, EventMessage(envelope, None),
+                           envelope.correlation_id)
         event = registry.decode(envelope.event_type, envelope.schema_version,
                                 envelope.payload)
         return Decoded(envelope.event_id, EventMessage(envelope, event),
@@ -63,7 +70,7 @@ def envelope_decoder(registry: EventRegistry) -> Decoder:
 @dataclass(frozen=True)
 class EventMessage:
     envelope: Envelope
-    event: DomainEvent
+    event: DomainEvent | None  # None: a type this consumer has no contract for
 
 
 class ReliableHandler:
@@ -97,11 +104,18 @@ class ReliableHandler:
                         delivery, f"conflict persisted after {self.conflict_retries} "
                                   f"retries: {_reason(error)}")
                 await asyncio.sleep(0.01 * 2 ** conflicts)
-            except (OperationalError, DBAPIError, OSError) as error:
+            except (OperationalError, InterfaceError, OSError) as error:
+                # The database is away (not the message at fault): wait, never park.
                 outage += 1
                 log.warning("database_unavailable_retrying", consumer=self.name,
                             attempt=outage, error=type(error).__name__)
                 await asyncio.sleep(min(5.0, 0.1 * 2 ** outage))
+            except DBAPIError as error:
+                if error.connection_invalidated:
+                    outage += 1
+                    await asyncio.sleep(min(5.0, 0.1 * 2 ** outage))
+                    continue
+                return await self._park(delivery, f"database refused it: {_reason(error)}")
             except Exception as error:  # a bug or a domain invariant: park, go on
                 log.exception("handler_failed", consumer=self.name,
                               message_id=decoded.message_id)

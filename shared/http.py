@@ -18,11 +18,14 @@ class Problem(Exception):
     status = 400
     kind = "bad-request"
 
-    def __init__(self, detail: str, status: int | None = None, **extra):
+    def __init__(self, detail: str, status: int | None = None, kind: str | None = None,
+                 **extra):
         super().__init__(detail)
         self.detail, self.extra = detail, extra
         if status:
             self.status = status
+        if kind:
+            self.kind = kind
 
 
 def problem_response(status: int, kind: str, title: str, detail: str, **extra) -> JSONResponse:
@@ -34,7 +37,7 @@ def problem_response(status: int, kind: str, title: str, detail: str, **extra) -
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(_req: Request, error: Problem) -> JSONResponse:
-        return problem_response(error.status, error.kind, type(error).__name__,
+        return problem_response(error.status, error.kind, error.kind.replace("-", " "),
                                 error.detail, **error.extra)
 
     @app.exception_handler(RequestValidationError)
@@ -65,3 +68,52 @@ class EmbeddedServer(uvicorn.Server):
     @contextmanager
     def capture_signals(self):
         yield
+
+
+def command_router(db, execute, writes: list[tuple[str, type]],
+                   refusals: tuple[type[Exception], ...]):
+    """POST routes whose bodies are command models, run in one DB transaction.
+
+    `execute(conn, command, actor, correlation_id)` returns the appended envelopes; a
+    refusal (one of `refusals`, with `status`, `kind`, `detail`) becomes a problem body
+    and stores nothing. The actor comes from X-Actor-Id / X-Actor-Role (until SSO).
+    """
+    from typing import Annotated  # noqa: PLC0415
+
+    from fastapi import APIRouter, Header  # noqa: PLC0415
+
+    from .envelope import Actor, UnencodableText  # noqa: PLC0415
+    from .ids import new_id  # noqa: PLC0415
+
+    actor_id = Annotated[str, Header(alias="X-Actor-Id", min_length=1, max_length=200)]
+    actor_role = Annotated[str, Header(alias="X-Actor-Role", min_length=1, max_length=100)]
+    correlation = Annotated[str | None, Header(alias="X-Correlation-Id", max_length=100)]
+    router = APIRouter(tags=["commands"])
+
+    async def run(command, who: str, role: str, correlation_id: str | None) -> dict:
+        try:
+            async with db.transaction() as conn:
+                appended = await execute(conn, command, Actor(id=who, role=role,
+                                                              kind="person"),
+                                         correlation_id or new_id())
+        except (*refusals, UnencodableText) as refused:
+            raise Problem(str(refused), status=getattr(refused, "status", 422),
+                          kind=getattr(refused, "kind", "invalid-text")) from refused
+        return {"events": [{"event_id": e.event_id, "event_type": e.event_type,
+                            "stream_id": e.stream_id, "stream_version": e.stream_version}
+                           for e in appended]}
+
+    def endpoint_for(model: type):
+        async def endpoint(body: dict, who: str, role: str,
+                           correlation_id: str | None = None) -> dict:
+            return await run(body, who, role, correlation_id)
+        # FastAPI reads the signature: give it the model as the body's type.
+        endpoint.__annotations__ = {"body": model, "who": actor_id, "role": actor_role,
+                                    "correlation_id": correlation, "return": dict}
+        endpoint.__doc__ = model.__doc__
+        return endpoint
+
+    for path, model in writes:
+        router.add_api_route(path, endpoint_for(model), methods=["POST"], status_code=201,
+                             name=model.__name__, summary=model.__name__)
+    return router

@@ -65,8 +65,10 @@ class Service:
         self.started = False
 
     async def start(self) -> None:
+        # Consumed topics too: a service started before its producers still subscribes.
+        consumed = [Topic(t, "consumed") for c in self.spec.consumers for t in c.topics]
         await _retry("broker", lambda: asyncio.to_thread(
-            ensure_topics, self.bootstrap, self.spec.owns))
+            ensure_topics, self.bootstrap, [*self.spec.owns, *consumed]))
         await _retry("database", self.db.create_tables)
         for c in self.spec.consumers:
             handler = ReliableHandler(c.name, self.db, c.decoder, c.apply(self),

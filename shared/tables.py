@@ -29,11 +29,12 @@ outbox = Table(
     Column("topic", String(200), nullable=False),
 )
 
-# Ids of events a consumer has applied, written with the effects (exactly-once effect).
+# Ids of messages a consumer has applied, written with the effects (exactly-once
+# effect): event ids, command ids, or `ext:<source>:<id>` of external facts.
 inbox = Table(
     "inbox", backbone,
     Column("consumer", String(100), primary_key=True),
-    Column("event_id", String(36), primary_key=True),
+    Column("event_id", String(255), primary_key=True),
 )
 
 # A projection's Kafka positions, committed in the same transaction as its rows.

@@ -49,7 +49,7 @@ def ensure_topics(bootstrap: str, topics: list[Topic], replication: int = 1,
     if min_insync:
         config["min.insync.replicas"] = str(min_insync)
     wanted = []
-    for t in topics:
+    for t in {t.name: t for t in topics}.values():  # one request may not name a topic twice
         wanted.append(NewTopic(t.name, t.partitions, replication, topic_configs=config))
         wanted.append(NewTopic(dead_letter_topic(t.name), 1, replication, topic_configs=config))
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="hyeopchi-admin")

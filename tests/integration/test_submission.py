@@ -1,7 +1,6 @@
 """Submission service as its own process, against the real broker (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -13,8 +12,8 @@ from shared.deadletter import DeadLetters, header
 from shared.projection import checksum, rebuild
 from shared.tables import backbone, events
 from scenarios import y2021
-from tests.conftest import BACKENDS, free_port
-from tests.integration.helpers import ServiceProcess, read_topic, wait_until
+from tests.conftest import BACKENDS
+from tests.integration.helpers import read_topic, wait_until
 from scenarios.client import KafkaCommands, published_events, send_http
 
 pytestmark = pytest.mark.integration
@@ -22,21 +21,9 @@ SOON = (datetime.now(timezone.utc) + timedelta(days=30)).isoformat()
 
 
 @pytest.fixture
-def deploy(make_db_url, kafka_bootstrap, tmp_path):
-    """Start fresh submission deployments: own database, own topic prefix."""
-    running = []
-
-    def start() -> ServiceProcess:
-        prefix = f"t{uuid.uuid4().hex[:8]}"
-        svc = ServiceProcess("submission", database_url=make_db_url(),
-                             bootstrap=kafka_bootstrap, port=free_port(),
-                             topic_prefix=prefix, log_path=tmp_path / f"{prefix}.log")
-        svc.prefix, svc.database_url = prefix, svc.env["DATABASE_URL"]
-        running.append(svc.start())
-        return svc
-    yield start
-    for svc in running:
-        svc.stop()
+def deploy(stack):
+    """Fresh submission deployments: own database, own topic prefix."""
+    return lambda: stack("submission")[0]
 
 
 def open_cycle_with(svc, *institutions: str) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -50,6 +50,7 @@ class Rulebook(BaseModel):
     indicators: list[Indicator]
     assumptions: list[str]
     facts_from_documents: list[str] = []
+    scoring: dict[str, Any] = {}  # the scoring service's parameters, carried as data
 
     @property
     def ref(self) -> str:

@@ -1,0 +1,60 @@
+"""Entry point of the scoring service: `hyeopchi run scoring`."""
+from __future__ import annotations
+
+from shared import runtime
+from shared.consumer import envelope_decoder
+from shared.settings import ServiceSettings
+from shared.store import EventStore
+from shared.topics import Topic, events_topic, prefix
+
+from .adapters import intake, read_model
+from .adapters.http_api import build_api
+from .adapters.submission_contract import submission_events
+from .app.facts_store import write_side
+from .app.handlers import ScoringHandlers
+from .app.scoring import ScoringApp
+
+NAME = "scoring"
+
+
+def ingress_topics() -> list[Topic]:
+    return [Topic(f"{prefix()}.ingress.hr", "headcounts from the HR system (JSON)"),
+            Topic(f"{prefix()}.ingress.education",
+                  "MOOC course completions from the education platform (JSON)")]
+
+
+def app_for(_service=None) -> ScoringApp:
+    return ScoringApp(EventStore(NAME, events_topic(NAME).name))
+
+
+def spec() -> runtime.ServiceSpec:
+    return runtime.ServiceSpec(
+        name=NAME,
+        owns=[events_topic(NAME), *ingress_topics()],
+        metadatas=[write_side, read_model.metadata],
+        consumers=[
+            runtime.ConsumerSpec(
+                name="submission-facts", topics=(events_topic("submission").name,),
+                decoder=envelope_decoder(submission_events, only_known=True),
+                apply=lambda svc: intake.on_submission_event(app_for(svc))),
+            runtime.ConsumerSpec(
+                name="external-facts", topics=tuple(t.name for t in ingress_topics()),
+                decoder=intake.decode_external,
+                apply=lambda svc: intake.on_external_event(app_for(svc))),
+        ],
+        projections=[read_model.ScorecardProjection],
+        http=lambda svc: build_api(svc, ScoringHandlers(app_for(svc))),
+    )
+
+
+class Settings(ServiceSettings):
+    service_name: str = NAME
+    http_port: int = 8102
+
+
+def main() -> None:
+    runtime.main(spec(), Settings())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""Refusals of the scoring domain, each naming the rule."""
+
+
+class ScoringRefused(Exception):
+    kind = "refused"
+    status = 422
+
+    def __init__(self, detail: str):
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotAssigned(ScoringRefused):
+    kind, status = "expert-not-assigned", 403
+
+
+class Conflicted(ScoringRefused):
+    kind, status = "conflict-of-interest", 403
+
+
+class OutOfRange(ScoringRefused):
+    kind = "score-out-of-range"
+
+
+class SignedOff(ScoringRefused):
+    kind, status = "signed-off", 409
+
+
+class InvalidState(ScoringRefused):
+    kind, status = "invalid-state", 409
+
+
+class UnknownTarget(ScoringRefused):
+    kind, status = "unknown", 404
