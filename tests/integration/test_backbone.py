@@ -257,3 +257,45 @@ async def test_edited_stored_event_is_detected_by_the_hash_chain(make_db_url):
         async with db.reading() as conn:
             await store.verify(conn)
     await db.dispose()
+
+
+# SQLite does not enforce VARCHAR lengths, so only PostgreSQL can refuse this value.
+@pytest.mark.parametrize("make_db_url", ["postgresql"], indirect=True)
+async def test_a_message_the_database_refuses_is_parked_not_retried_forever(
+        make_db_url, make_topic, kafka_bootstrap):
+    topic, source_url, sink_url = make_topic(), make_db_url(), make_db_url()
+    db = Database(source_url, backbone)
+    await db.create_tables()
+    store = EventStore("ledger", topic)
+    async with db.transaction() as conn:  # two streams: one refused, one fine
+        await store.append(conn, "x" * 150, 0, [ledger.Deposited(amount=1, currency="KRW")],
+                           META)
+        await store.append(conn, "acct-ok", 0, [ledger.Deposited(amount=2, currency="KRW")],
+                           META)
+    relay = OutboxRelay(db, kafka_bootstrap, "ledger")
+    await relay.start()
+    await relay.drain()
+    await relay.stop()
+
+    sink = Database(sink_url, backbone, ledger.effects_md)  # totals.account is VARCHAR(100)
+    await sink.create_tables()
+    broker = KafkaBroker(kafka_bootstrap)
+    handler = ReliableHandler("totals", sink, envelope_decoder(ledger.registry),
+                              ledger.add_to_total, DeadLetters("totals", broker_send(broker)))
+    subscribe(broker, handler, topic, group_id="refused-test")
+    await broker.start()
+    try:
+        for _ in range(150):
+            if handler.counts["applied"] == 1 and handler.counts["dead-lettered"] == 1:
+                break
+            await asyncio.sleep(0.2)
+    finally:
+        await broker.stop()
+    [parked] = await read_topic(kafka_bootstrap, f"{topic}.dlq")
+    assert "database refused it" in header(parked.headers, "x-dlq-reason")
+    assert "too long" in header(parked.headers, "x-dlq-reason")
+    async with sink.reading() as conn:
+        assert dict((await conn.execute(select(ledger.totals))).all()) == {"acct-ok": 2}
+        assert await conn.scalar(select(func.count()).select_from(inbox)) == 1
+    await db.dispose()
+    await sink.dispose()
