@@ -1,9 +1,10 @@
 """The main job (`hyeopchi demo`): broker + services on SQLite, then the 2021 cycle.
 
 Starts a real Kafka broker and each service as its own process, plays the 2021
-governance capability evaluation as city systems and officers would (Kafka and
-HTTP), shows the refusals, checks every hash chain, rebuilds the read model from
-offset 0 and compares checksums. State lives in .run/demo/, fresh every run.
+governance capability evaluation as city systems and people would (Kafka and HTTP):
+reports, refusals, a missed deadline and a reopening, scores with their sources,
+experts, a panel adjustment, an appeal, sign-off; then checks every hash chain and
+rebuilds each read model from offset 0 to its live checksum. State: .run/demo/.
 """
 from __future__ import annotations
 
@@ -17,14 +18,15 @@ from datetime import datetime, timedelta, timezone
 import httpx
 
 from scenarios import y2021
-from scenarios.client import KafkaCommands, published_events, send_http
+from scenarios.client import KafkaCommands, published_events, send_external, send_http
 from scenarios.processes import KAFKA_SH, REPO, ServiceProcess, script, wait_until
 from shared.deadletter import header
 from shared.kafka_io import read_topic
 from shared.store import verify_database
 
 RUN = REPO / ".run" / "demo"
-STEPS = 8
+STEPS = 10
+NOW = lambda: datetime.now(timezone.utc)  # noqa: E731
 
 
 def say(step: int, text: str) -> None:
@@ -37,6 +39,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def get(svc: ServiceProcess, path: str):
+    return httpx.get(f"{svc.url}{path}", timeout=30).json()
+
+
 def main(args) -> int:
     shutil.rmtree(RUN, ignore_errors=True)
     RUN.mkdir(parents=True)
@@ -46,117 +52,180 @@ def main(args) -> int:
     bootstrap = script(KAFKA_SH, "start", "--name", "demo", "--port", free_port(),
                        "--controller-port", free_port())
     print(f"      broker at {bootstrap}")
-    service = ServiceProcess("submission", database_url=f"sqlite:///{RUN}/submission.db",
-                             bootstrap=bootstrap, port=free_port(), topic_prefix="hyeopchi",
-                             log_path=RUN / "submission.log")
+    services = [ServiceProcess(name, database_url=f"sqlite:///{RUN}/{name}.db",
+                               bootstrap=bootstrap, port=free_port(), topic_prefix="hyeopchi",
+                               log_path=RUN / f"{name}.log")
+                for name in ("submission", "scoring")]
     try:
-        say(2, "starting the submission service (own process, SQLite) ...")
-        service.start()
-        print(f"      ready at {service.url} (OpenAPI: {service.url}/docs)")
-        return asyncio.run(play(service, bootstrap))
+        for svc in services:
+            svc.start()
+        say(2, "services up, each its own process with its own SQLite database: " +
+            ", ".join(f"{s.service} {s.url}/docs" for s in services))
+        return asyncio.run(play(*services, bootstrap))
     finally:
         if args.keep_running:
-            print(f"\nleft running; stop with: kill {service.proc.pid}; "
-                  f"HYEOPCHI_RUN_DIR={RUN} {KAFKA_SH} stop --name demo")
+            print(f"\nleft running; stop with: kill {' '.join(str(s.proc.pid) for s in services)}"
+                  f"; HYEOPCHI_RUN_DIR={RUN} {KAFKA_SH} stop --name demo")
         else:
-            service.stop()
-            os.environ["HYEOPCHI_RUN_DIR"] = str(RUN)
+            for svc in services:
+                svc.stop()
             script(KAFKA_SH, "stop", "--name", "demo")
 
 
-async def play(svc: ServiceProcess, bootstrap: str) -> int:
-    deadline = datetime.now(timezone.utc) + timedelta(days=30)
-    answer = send_http(svc.url, {"command_type": "OpenCycle", "year": y2021.YEAR,
-                                 "deadline": deadline.isoformat()}, y2021.OFFICER)
-    rulebook = httpx.get(f"{svc.url}/rulebooks/2021").json()
-    say(3, f"governance office opened cycle 2021 under rulebook "
-           f"{rulebook['rulebook_id']}/2021/v{rulebook['version']} (HTTP {answer.status_code}); "
-           f"base score for a missing indicator: {rulebook['base_score_missing']}")
+async def play(sub: ServiceProcess, sco: ServiceProcess, bootstrap: str) -> int:
+    reports = await submissions(sub, bootstrap)
+    await refusals(sub, bootstrap)
+    await late_amendment(sub, reports[0])
+    await scoring(sco, reports)
+    return await audit(sub, sco, bootstrap)
+
+
+async def submissions(sub: ServiceProcess, bootstrap: str) -> list[dict]:
+    send_http(sub.url, {"command_type": "OpenCycle", "year": 2021,
+                        "deadline": (NOW() + timedelta(days=30)).isoformat()}, y2021.OFFICER)
+    rulebook = get(sub, "/rulebooks/2021")
+    say(3, f"governance office opened cycle 2021 under rulebook {rulebook['rulebook_id']}"
+           f"/2021/v{rulebook['version']} (base score {rulebook['base_score_missing']}, "
+           f"{len(rulebook['indicators'])} indicators, {len(rulebook['assumptions'])} "
+           "assumptions stated)")
     async with KafkaCommands(bootstrap, "hyeopchi") as kafka:
         for command in y2021.institution_commands():
             await kafka.send(command, actor=y2021.ORG_REGISTRY)
-        await wait_until(lambda: _count(svc, "/institutions", 47), timeout=60)
+        await wait_until(lambda: _count(sub, "/institutions", 47), timeout=60)
         kinds = Counter(k for _, _, k in y2021.INSTITUTIONS)
-        say(4, f"city org registry registered 47 institutions over Kafka: {dict(kinds)}")
+        hr, edu = y2021.hr_events(), y2021.education_events()
+        await send_external(bootstrap, "hyeopchi.ingress.hr", hr)
+        await send_external(bootstrap, "hyeopchi.ingress.education", edu)
+        say(4, f"org registry registered 47 institutions over Kafka {dict(kinds)}; HR sent "
+               f"{len(hr)} headcounts, the MOOC platform {len(edu)} course completions")
         reports = y2021.reports()
         for n, report in enumerate(reports):
             who = y2021.submitter(report["institution_id"])
             if n % 2:
                 await kafka.send(report, actor=who)
             else:
-                send_http(svc.url, report, who)
-        rows = await wait_until(lambda: _reports(svc, lambda r: r["status"] == "submitted",
-                                                 len(reports)), timeout=90)
-        say(5, f"{len(reports)} reports received ({(len(reports) + 1) // 2} over HTTP, "
-               f"{len(reports) // 2} over Kafka); {len(y2021.NOT_SUBMITTING)} institutions "
-               "did not submit")
-        await refusals(svc, kafka, bootstrap)
-    await late_amendment(svc, reports[0])
-    return await audit(svc, bootstrap)
+                send_http(sub.url, report, who)
+        await wait_until(lambda: _reports(sub, lambda r: r["status"] == "submitted",
+                                          len(reports)), timeout=90)
+    say(5, f"{len(reports)} reports received ({(len(reports) + 1) // 2} over HTTP, "
+           f"{len(reports) // 2} over Kafka); {len(y2021.NOT_SUBMITTING)} institutions "
+           "did not submit")
+    return reports
 
 
-async def refusals(svc: ServiceProcess, kafka: KafkaCommands, bootstrap: str) -> None:
+async def refusals(sub: ServiceProcess, bootstrap: str) -> None:
     say(6, "bad input is refused with a reason and stores nothing:")
     for _words, command in y2021.bad_reports():
-        answer = send_http(svc.url, command, y2021.submitter("emergency"))
+        answer = send_http(sub.url, command, y2021.submitter("emergency"))
         print(f"      HTTP {answer.status_code} {answer.json()['type'].split(':')[-1]}: "
-              f"{answer.json()['detail'][:110]}")
-    await kafka.send(y2021.bad_reports()[0][1], actor=y2021.submitter("emergency"))
-    await kafka.send_raw(b'{"command_id": "broken", "command": ')
+              f"{answer.json()['detail'][:100]}")
+    async with KafkaCommands(bootstrap, "hyeopchi") as kafka:
+        await kafka.send(y2021.bad_reports()[0][1], actor=y2021.submitter("emergency"))
+        await kafka.send_raw(b'{"command_id": "broken", "command": ')
     rejected = await wait_until(lambda: _of_type(bootstrap, "CommandRejected"), timeout=60)
     print(f"      Kafka: CommandRejected ({rejected[0].payload['refusal']}): "
-          f"{rejected[0].payload['detail'][:90]}")
+          f"{rejected[0].payload['detail'][:80]}")
     parked = await wait_until(lambda: read_topic(bootstrap, "hyeopchi.submission.commands.dlq"))
     print(f"      Kafka: malformed JSON parked in hyeopchi.submission.commands.dlq: "
-          f"{header(parked[0].headers, 'x-dlq-reason')[:90]!r}")
+          f"{header(parked[0].headers, 'x-dlq-reason')[:80]!r}")
 
 
-async def _of_type(bootstrap: str, event_type: str):
-    return [e for e in await published_events(bootstrap, "hyeopchi")
-            if e.event_type.endswith(event_type)]
-
-
-async def late_amendment(svc: ServiceProcess, report: dict) -> None:
+async def late_amendment(sub: ServiceProcess, report: dict) -> None:
     institution = report["institution_id"]
-    past = (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()
-    send_http(svc.url, {"command_type": "SetDeadline", "year": 2021, "deadline": past,
+    send_http(sub.url, {"command_type": "SetDeadline", "year": 2021,
+                        "deadline": (NOW() - timedelta(minutes=1)).isoformat(),
                         "reason": "제출 마감 (deadline reached)"}, y2021.OFFICER)
     amend = dict(report, command_type="AmendReport", submission_id=f"2021-{institution}-2",
                  reason="증빙 보완 (evidence completed)")
-    refused = send_http(svc.url, amend, y2021.submitter(institution))
-    until = (datetime.now(timezone.utc) + timedelta(days=3)).isoformat()
-    send_http(svc.url, {"command_type": "ReopenReport", "year": 2021,
-                        "institution_id": institution, "until": until,
+    refused = send_http(sub.url, amend, y2021.submitter(institution))
+    send_http(sub.url, {"command_type": "ReopenReport", "year": 2021,
+                        "institution_id": institution,
+                        "until": (NOW() + timedelta(days=3)).isoformat(),
                         "reason": "증빙 보완 요청 승인"}, y2021.OFFICER)
-    accepted = send_http(svc.url, amend, y2021.submitter(institution))
-    await wait_until(lambda: _reports(svc, lambda r: r["status"] == "late_reopened", 1))
+    accepted = send_http(sub.url, amend, y2021.submitter(institution))
+    await wait_until(lambda: _reports(sub, lambda r: r["status"] == "late_reopened", 1))
     say(7, f"deadline passed: {institution}'s amendment refused (HTTP {refused.status_code}); "
-           f"the office reopened it with a reason; accepted (HTTP {accepted.status_code}), "
-           "status late_reopened")
+           f"the office reopened it with a reason; accepted (HTTP {accepted.status_code})")
 
 
-async def audit(svc: ServiceProcess, bootstrap: str) -> int:
-    rows = httpx.get(f"{svc.url}/cycles/2021/reports").json()
-    statuses = Counter(r["status"] for r in rows)
-    missing = sum(len(r["missing"]) for r in rows if r["status"] != "not_submitted")
-    marked = sum(len(r["not_applicable"]) for r in rows)
-    envelopes = await published_events(bootstrap, "hyeopchi")
-    svc.stop()  # the read model is final once the service has stopped
-    verified, verdict = await verify_database(svc.env["DATABASE_URL"])  # `hyeopchi verify`
-    say(8, f"{len(envelopes)} events on hyeopchi.submission.events; store check: {verdict}")
-    print(f"\nreport status, cycle 2021: {dict(sorted(statuses.items()))}")
-    print(f"indicators left out by submitting institutions: {missing} "
-          f"(each gets the base score 30); marked not applicable: {marked}")
-    by_type = Counter(e.event_type.split('.')[-1] for e in envelopes)
-    print(f"events by type: {dict(sorted(by_type.items()))}")
-    same = await rebuild_matches(svc, bootstrap)
-    print(f"read model rebuilt from offset 0 into a fresh database: checksum "
-          f"{'equals' if same else 'DIFFERS FROM'} the live one")
-    return 0 if verified and same else 1
+async def scoring(sco: ServiceProcess, reports: list[dict]) -> None:
+    evidence_in = y2021.all_evidence_in(reports)
+    cards = await wait_until(lambda: _scored(sco, evidence_in), timeout=120)
+    sources = Counter(i["source"] for c in cards for i in c["indicators"])
+    silent = next(c for c in cards if c["institution_id"] == "emergency")
+    say(8, f"scoring computed {sum(sources.values())} scores {dict(sorted(sources.items()))}; "
+           f"'emergency' submitted nothing: {silent['total']} points, all base score 30")
+    work = [(r["institution_id"], i["indicator_id"]) for r in reports for i in r["results"]
+            if i["indicator_id"] in y2021.EXPERT_INDICATORS]
+    for institution, indicator in work:
+        for e in y2021.EXPERTS:
+            send_http(sco.url, {"command_type": "AssignExpert", "year": 2021,
+                                "institution_id": institution, "indicator_id": indicator,
+                                "expert_id": e}, y2021.OFFICER)
+    conflicted, _ = work[0]
+    send_http(sco.url, {"command_type": "DeclareConflict", "year": 2021,
+                        "institution_id": conflicted, "reason": "자문 계약 관계"},
+              y2021.expert("expert-park"))
+    for institution, indicator in work:
+        for e, points in y2021.expert_scores(institution, indicator, 15).items():
+            send_http(sco.url, {"command_type": "GiveExpertScore", "year": 2021,
+                                "institution_id": institution, "indicator_id": indicator,
+                                "points": points, "comment": "사례의 구체성과 시민 참여"},
+                      y2021.expert(e))
+    await wait_until(lambda: _scored(sco, lambda cards: not any(
+        i["source"] == "pending" for c in cards for i in c["indicators"])), timeout=60)
+    print(f"      3 experts scored {len(work)} qualitative indicators; expert-park declared "
+          f"a conflict with {conflicted} and was excluded there")
+    target, target_indicator = work[1]
+    send_http(sco.url, {"command_type": "AdjustScore", "year": 2021, "institution_id": target,
+                        "indicator_id": target_indicator, "to_points": "12",
+                        "reason": "단일 과 국: 사업소 수준 조정"}, y2021.PANEL_MEMBER)
+    window = NOW() + timedelta(seconds=4)
+    send_http(sco.url, {"command_type": "PublishProvisionalResults", "year": 2021,
+                        "appeals_until": window.isoformat()}, y2021.OFFICER)
+    appellant, appealed = work[2]
+    for command, actor in [
+            ({"command_type": "FileAppeal", "appeal_id": "A-2021-1", "indicator_id": appealed,
+              "grounds": "증빙 누락 반영 요청"}, y2021.submitter(appellant)),
+            ({"command_type": "AssignAppealReviewer", "appeal_id": "A-2021-1",
+              "reviewer_id": "reviewer-choi"}, y2021.OFFICER),
+            ({"command_type": "DecideAppeal", "appeal_id": "A-2021-1", "upheld": True,
+              "to_points": "14", "reason": "누락 증빙 확인"}, y2021.expert("reviewer-choi"))]:
+        send_http(sco.url, {**command, "year": 2021, "institution_id": appellant}, actor)
+    say(9, f"panel adjusted {target}/{target_indicator} to 12 with a reason; provisional "
+           f"results published; {appellant} appealed {appealed}, a reviewer who had not "
+           "scored it upheld it (14)")
+    await asyncio.sleep(max(0.0, (window - NOW()).total_seconds()) + 0.5)
+    signed = send_http(sco.url, {"command_type": "SignOff", "year": 2021}, y2021.PANEL_MEMBER)
+    final = await wait_until(lambda: _final(sco), timeout=60)
+    print(f"      panel signed off (HTTP {signed.status_code}); final results for the "
+          f"evaluation office, rulebook {final['rulebook_ref']}:")
+    for row in final["ranking"][:5]:
+        print(f"      #{row['rank']:>2} {row['institution_id']:<18} {row['total']:>6}")
+    print(f"      … #{final['ranking'][-1]['rank']} {final['ranking'][-1]['institution_id']} "
+          f"{final['ranking'][-1]['total']}")
 
 
-async def rebuild_matches(svc: ServiceProcess, bootstrap: str) -> bool:
-    from services.submission.adapters import read_model  # noqa: PLC0415
+async def audit(sub: ServiceProcess, sco: ServiceProcess, bootstrap: str) -> int:
+    from services.scoring.adapters import read_model as scoring_rm  # noqa: PLC0415
+    from services.submission.adapters import read_model as submission_rm  # noqa: PLC0415
+    for svc in (sub, sco):
+        svc.stop()  # read models are final once the services stopped
+    ok = True
+    print()
+    for svc, projection in ((sub, submission_rm.ReportStatusProjection()),
+                            (sco, scoring_rm.ScorecardProjection())):
+        verified, verdict = await verify_database(svc.env["DATABASE_URL"])
+        same = await rebuild_matches(svc, projection, bootstrap)
+        print(f"      {svc.service}: {verdict}; read model rebuilt from offset 0 "
+              f"{'equals' if same else 'DIFFERS FROM'} the live one")
+        ok = ok and verified and same
+    say(10, "audit: " + ("every hash chain holds and every read model replays to its "
+                         "live checksum" if ok else "FAILED"))
+    return 0 if ok else 1
+
+
+async def rebuild_matches(svc: ServiceProcess, projection, bootstrap: str) -> bool:
     from shared.db import Database  # noqa: PLC0415
     from shared.deadletter import DeadLetters  # noqa: PLC0415
     from shared.projection import checksum, rebuild  # noqa: PLC0415
@@ -164,24 +233,38 @@ async def rebuild_matches(svc: ServiceProcess, bootstrap: str) -> bool:
 
     async def refuse(*_):
         raise RuntimeError("valid history must rebuild without dead letters")
-    live = Database(svc.env["DATABASE_URL"], backbone, read_model.metadata)
-    fresh = Database(f"sqlite:///{RUN}/rebuilt.db", backbone, read_model.metadata)
-    rebuilt, _, _ = await rebuild(read_model.ReportStatusProjection(), fresh, bootstrap,
-                                  DeadLetters("rebuild", refuse))
-    current, _ = await checksum(live, read_model.metadata)
-    print(f"      live {current[:16]}…  rebuilt {rebuilt[:16]}…")
+    live = Database(svc.env["DATABASE_URL"], backbone, projection.metadata)
+    fresh = Database(f"sqlite:///{RUN}/{svc.service}-rebuilt.db", backbone,
+                     projection.metadata)
+    rebuilt, _, _ = await rebuild(projection, fresh, bootstrap, DeadLetters("rebuild", refuse))
+    current, _ = await checksum(live, projection.metadata)
     await live.dispose()
     await fresh.dispose()
     return current == rebuilt
 
 
+async def _of_type(bootstrap: str, event_type: str):
+    return [e for e in await published_events(bootstrap, "hyeopchi")
+            if e.event_type.endswith(event_type)]
+
+
 async def _count(svc, path: str, n: int):
-    return len(httpx.get(f"{svc.url}{path}").json()) >= n
+    return len(get(svc, path)) >= n
 
 
 async def _reports(svc, keep, n: int):
-    rows = httpx.get(f"{svc.url}/cycles/2021/reports").json()
+    rows = get(svc, "/cycles/2021/reports")
     return rows if sum(1 for r in rows if keep(r)) >= n else None
+
+
+async def _scored(sco, ready):
+    cards = get(sco, "/cycles/2021/scorecards")
+    return cards if ready(cards) else None
+
+
+async def _final(sco):
+    answer = httpx.get(f"{sco.url}/cycles/2021/results", timeout=30)
+    return answer.json() if answer.status_code == 200 else None
 
 
 __all__ = ["main"]

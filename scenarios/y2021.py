@@ -188,3 +188,28 @@ def education_events() -> list[dict]:
 def expert_scores(institution_id: str, indicator_id: str, max_points: int) -> dict[str, str]:
     rng = random.Random(f"{SEED}-{institution_id}-{indicator_id}")
     return {e: str(round(rng.uniform(max_points * 0.4, max_points), 1)) for e in EXPERTS}
+
+
+def all_evidence_in(reports: list[dict]):
+    """A check on scoring's scorecards: true once every report result and every MOOC
+    completion the scenario sent shows in them (so nothing is still in flight)."""
+    learners: dict[str, set] = {}
+    for e in education_events():
+        learners.setdefault(e["payload"]["institution_id"], set()).add(
+            e["payload"]["learner_ref"])
+    reported = {(r["institution_id"], i["indicator_id"]) for r in reports for i in r["results"]}
+
+    def check(cards: list[dict]) -> bool:
+        if len(cards) != 47 or any(len(c["indicators"]) != 6 for c in cards):
+            return False
+        for card in cards:
+            for row in card["indicators"]:
+                key = (card["institution_id"], row["indicator_id"])
+                if (key in reported) == (row["source"] == "base"):
+                    return False  # a result not yet seen, or a base score not yet replaced
+                if key in reported and row["indicator_id"] == "governance-education" and \
+                        row["measure"].get("learners_completed") != len(
+                            learners.get(card["institution_id"], ())):
+                    return False
+        return True
+    return check

@@ -52,30 +52,6 @@ async def feed_2021(sub, sco, bootstrap: str) -> list[dict]:
     return reports
 
 
-def all_evidence_in(reports: list[dict]):
-    """True once every HR headcount and MOOC completion shows in the education scores."""
-    learners: dict[str, set] = {}
-    for e in y2021.education_events():
-        learners.setdefault(e["payload"]["institution_id"], set()).add(
-            e["payload"]["learner_ref"])
-    educated = {r["institution_id"] for r in reports for i in r["results"]
-                if i["indicator_id"] == "governance-education"}
-
-    def check(cards: list[dict]) -> bool:
-        if len(cards) != 47 or any(len(c["indicators"]) != 6 for c in cards):
-            return False
-        for card in cards:
-            if card["institution_id"] not in educated:
-                continue
-            edu = next(i for i in card["indicators"]
-                       if i["indicator_id"] == "governance-education")
-            if edu["measure"].get("learners_completed") != len(
-                    learners.get(card["institution_id"], ())):
-                return False
-        return True
-    return check
-
-
 async def _registered(sub) -> bool:
     return len(get(sub, "/institutions")) == 47
 
@@ -96,7 +72,8 @@ async def test_2021_scoring_from_reports_to_signed_off_ranking(stack, kafka_boot
     sub, sco = stack("submission", "scoring")
     reports = await feed_2021(sub, sco, kafka_bootstrap)
     work = expert_work(reports)
-    cards = await wait_until(lambda: scored(sco, all_evidence_in(reports)), timeout=120)
+    cards = await wait_until(lambda: scored(sco, y2021.all_evidence_in(reports)),
+                             timeout=120)
     by_id = {c["institution_id"]: {i["indicator_id"]: i for i in c["indicators"]}
              for c in cards}
 
