@@ -22,6 +22,7 @@ def post(url: str, path: str, body: dict, actor: dict = OFFICER) -> httpx.Respon
 
 
 PATHS = {"OpenCycle": "/cycles", "SetDeadline": "/cycles/deadline",
+         "ReviseRulebook": "/cycles/rulebook-revisions",
          "CloseCycle": "/cycles/closing", "RegisterInstitution": "/institutions",
          "SetFieldOfficeTreatment": "/institutions/field-office-treatment",
          "SubmitReport": "/reports", "AmendReport": "/reports/amendments",

@@ -3,6 +3,7 @@ HR and education facts over Kafka, experts, the panel, an appeal, sign-off, repl
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -23,7 +24,7 @@ from shared.projection import checksum, rebuild
 from shared.store import EventStore
 from shared.tables import backbone
 from tests.conftest import BACKENDS
-from tests.integration.helpers import wait_until
+from tests.integration.helpers import REPO, wait_until
 
 pytestmark = pytest.mark.integration
 SOON = (datetime.now(timezone.utc) + timedelta(days=30)).isoformat()
@@ -224,3 +225,37 @@ async def _same_scores_from_same_inputs(url: str) -> None:
                 (i, recorded[i].points, recorded[i].source, recorded[i].inputs)
                 for i in (s.indicator_id for s in again)]
     await db.dispose()
+
+
+async def test_a_new_rulebook_version_rescores_before_sign_off(stack, kafka_bootstrap,
+                                                               tmp_path):
+    rulebooks = tmp_path / "rulebooks"
+    rulebooks.mkdir()
+    shipped = json.loads((REPO / "services/submission/rulebooks/2021.json").read_text())
+    (rulebooks / "2021.json").write_text(json.dumps(shipped, ensure_ascii=False))
+    revised = {**shipped, "version": 2, "base_score_missing": 40}
+    (rulebooks / "2021-v2.json").write_text(json.dumps(revised, ensure_ascii=False))
+    sub, sco = stack("submission", "scoring", env={"RULEBOOK_DIR": str(rulebooks)})
+    assert send_http(sub.url, {"command_type": "OpenCycle", "year": 2021,
+                               "deadline": SOON}).status_code == 201
+    for command in y2021.institution_commands()[:2]:
+        assert send_http(sub.url, command).status_code == 201
+    first = y2021.institution_commands()[0]["institution_id"]
+
+    async def base_openness(points: str, ref: str):
+        card = httpx.get(f"{sco.url}/cycles/2021/scorecards/{first}", timeout=30)
+        if card.status_code != 200:
+            return None
+        row = {i["indicator_id"]: i for i in card.json()["indicators"]}["committee-openness"]
+        return row if (row["computed_points"], row["rulebook_ref"]) == (points, ref) else None
+    v1 = await wait_until(lambda: base_openness("6.00", "governance-capability/2021/v1"),
+                          timeout=60)
+    assert v1["source"] == "base"
+    missing_file = send_http(sub.url, {"command_type": "ReviseRulebook", "year": 2021,
+                                       "version": 3, "reason": "no such file"})
+    assert missing_file.status_code == 422 and "2021-v3.json" in missing_file.json()["detail"]
+    assert send_http(sub.url, {"command_type": "ReviseRulebook", "year": 2021, "version": 2,
+                               "reason": "기본점수 상향 (base score raised)"}).status_code == 201
+    v2 = await wait_until(lambda: base_openness("8.00", "governance-capability/2021/v2"),
+                          timeout=60)
+    assert "base score 40" in v2["explanation"]

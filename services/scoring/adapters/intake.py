@@ -38,6 +38,14 @@ def on_submission_event(app: ScoringApp):
                 await app.append(conn, cycle, cycle.open(e.year, e.rulebook, env.event_id), meta)
                 for institution_id in await facts.institution_ids(conn):
                     await app.rescore(conn, e.cycle_id, institution_id, meta)
+            case sub.RulebookRevised():
+                await facts.upsert(conn, facts.f_cycles, {"cycle_id": e.cycle_id},
+                                   {"rulebook": e.rulebook})
+                cycle, _ = await app.load(conn, ScoringCycle, scoring_stream(e.cycle_id))
+                await app.append(conn, cycle, cycle.apply_rulebook(e.rulebook, env.event_id),
+                                 meta)
+                for institution_id in await facts.institution_ids(conn):
+                    await app.rescore(conn, e.cycle_id, institution_id, meta)
             case sub.InstitutionRegistered() | sub.FieldOfficeTreatmentSet():
                 await _institution(conn, e)
                 await app.rescore_everywhere(conn, e.institution_id, meta)

@@ -74,6 +74,10 @@ class ScorecardProjection(Projection):
         await conn.execute(cycles.insert().values(cycle_id=e.cycle_id,
                                                   rulebook_ref=e.rulebook_ref, status="open"))
 
+    async def _RulebookApplied(self, conn, env, e: ev.RulebookApplied):
+        await conn.execute(update(cycles).where(cycles.c.cycle_id == e.cycle_id).values(
+            rulebook_ref=e.rulebook_ref))
+
     async def _ProvisionalResultsPublished(self, conn, env, e):
         await conn.execute(update(cycles).where(cycles.c.cycle_id == e.cycle_id).values(
             status="provisional", appeals_until=e.appeals_until.isoformat()))

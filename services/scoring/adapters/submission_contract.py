@@ -29,6 +29,14 @@ class CycleOpened(_Read):
 
 
 @submission_events.register
+class RulebookRevised(_Read):
+    event_type = "submission.RulebookRevised"
+    version = 1
+    cycle_id: str
+    rulebook: dict[str, Any]
+
+
+@submission_events.register
 class InstitutionRegistered(_Read):
     event_type = "submission.InstitutionRegistered"
     version = 1

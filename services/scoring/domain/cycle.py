@@ -7,12 +7,16 @@ from datetime import datetime
 from shared.aggregate import Aggregate
 
 from .errors import InvalidState, SignedOff
-from .events import (ProvisionalResultsPublished, ResultsSignedOff, ScoringOpened,
-                     ScoringReopened)
+from .events import (ProvisionalResultsPublished, ResultsSignedOff, RulebookApplied,
+                     ScoringOpened, ScoringReopened)
 
 
 def scoring_stream(year: int | str) -> str:
     return f"scoring-{year}"
+
+
+def ref_of(rulebook: dict) -> str:
+    return f"{rulebook['rulebook_id']}/{rulebook['year']}/v{rulebook['version']}"
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,8 @@ class ScoringCycle(Aggregate[ScoringState]):
         match event:
             case ScoringOpened():
                 return ScoringState(event.year, event.rulebook, event.rulebook_ref)
+            case RulebookApplied():
+                return replace(state, rulebook=event.rulebook, rulebook_ref=event.rulebook_ref)
             case ProvisionalResultsPublished():
                 return replace(state, appeals_until=event.appeals_until)
             case ResultsSignedOff():
@@ -43,9 +49,14 @@ class ScoringCycle(Aggregate[ScoringState]):
     def open(self, year: int, rulebook: dict, cause_event_id: str) -> list:
         if self.exists:
             return []  # the same CycleOpened seen again: nothing new
-        ref = f"{rulebook['rulebook_id']}/{rulebook['year']}/v{rulebook['version']}"
-        return [ScoringOpened(cycle_id=str(year), year=year, rulebook_ref=ref,
+        return [ScoringOpened(cycle_id=str(year), year=year, rulebook_ref=ref_of(rulebook),
                               rulebook=rulebook, cause_event_id=cause_event_id)]
+
+    def apply_rulebook(self, rulebook: dict, cause_event_id: str) -> list:
+        if not self.exists or ref_of(rulebook) == self.state.rulebook_ref:
+            return []  # nothing to score yet, or the same revision seen again
+        return [RulebookApplied(cycle_id=str(self.state.year), rulebook_ref=ref_of(rulebook),
+                                rulebook=rulebook, cause_event_id=cause_event_id)]
 
     def must_be_changeable(self) -> None:
         if not self.exists:

@@ -39,6 +39,19 @@ class ScoringOpened(DomainEvent):
 
 
 @registry.register
+class RulebookApplied(DomainEvent):
+    """A newer rulebook version for the cycle: scores are recomputed under it (before
+    sign-off; after sign-off, at the next reopening)."""
+
+    event_type = "scoring.RulebookApplied"
+    version = 1
+    cycle_id: str
+    rulebook_ref: str
+    rulebook: dict[str, Any]
+    cause_event_id: str  # the submission service's RulebookRevised
+
+
+@registry.register
 class ScoreComputed(_OnScorecard):
     """The design card's ScoreComputed: one indicator scored by the rules, with the
     rulebook version and the input events it was computed from."""

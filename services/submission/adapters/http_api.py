@@ -25,6 +25,7 @@ def build_api(service, handlers: SubmissionHandlers) -> FastAPI:
 
 
 WRITES = [("/cycles", c.OpenCycle), ("/cycles/deadline", c.SetDeadline),
+          ("/cycles/rulebook-revisions", c.ReviseRulebook),
           ("/cycles/closing", c.CloseCycle), ("/institutions", c.RegisterInstitution),
           ("/institutions/field-office-treatment", c.SetFieldOfficeTreatment),
           ("/reports", c.SubmitReport), ("/reports/amendments", c.AmendReport),

@@ -91,6 +91,10 @@ class ReportStatusProjection(Projection):
         await conn.execute(update(cycles).where(cycles.c.cycle_id == e.cycle_id)
                            .values(deadline=e.deadline.isoformat()))
 
+    async def _RulebookRevised(self, conn, env, e: ev.RulebookRevised):
+        await conn.execute(update(cycles).where(cycles.c.cycle_id == e.cycle_id).values(
+            rulebook_ref=e.rulebook.ref, indicator_ids=[i.id for i in e.rulebook.indicators]))
+
     async def _CycleClosed(self, conn, env, e: ev.CycleClosed):
         await conn.execute(update(cycles).where(cycles.c.cycle_id == e.cycle_id)
                            .values(closed=True))

@@ -36,6 +36,14 @@ class SetDeadline(_Command):
     reason: Reason
 
 
+class ReviseRulebook(_Command):
+    """Replace the cycle's rules by a newer version of the year's rulebook."""
+    command_type: Literal["ReviseRulebook"] = "ReviseRulebook"
+    year: Year
+    version: int = Field(ge=2, le=100)
+    reason: Reason
+
+
 class CloseCycle(_Command):
     command_type: Literal["CloseCycle"] = "CloseCycle"
     year: Year
@@ -85,7 +93,8 @@ class ReopenReport(_Command):
     reason: Reason
 
 
-Command = Annotated[Union[OpenCycle, SetDeadline, CloseCycle, RegisterInstitution,
+Command = Annotated[Union[OpenCycle, SetDeadline, ReviseRulebook, CloseCycle,
+                          RegisterInstitution,
                           SetFieldOfficeTreatment, SubmitReport, AmendReport,
                           WithdrawReport, ReopenReport],
                     Field(discriminator="command_type")]

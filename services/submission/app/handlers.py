@@ -23,8 +23,8 @@ from ..domain.institution import Institution, institution_stream
 from ..domain.report import Report, report_stream
 from ..domain.rulebook import load_rulebook
 from .commands import (AmendReport, CloseCycle, OpenCycle, RegisterInstitution,
-                       ReopenReport, SetDeadline, SetFieldOfficeTreatment, SubmitReport,
-                       WithdrawReport)
+                       ReopenReport, ReviseRulebook, SetDeadline, SetFieldOfficeTreatment,
+                       SubmitReport, WithdrawReport)
 from .tables import submission_ids
 
 Clock = Callable[[], datetime]
@@ -81,6 +81,14 @@ class SubmissionHandlers:
     async def _SetDeadline(self, conn, c: SetDeadline):
         cycle = await self._cycle(conn, c.year)
         return cycle.stream_id, cycle.version, cycle.set_deadline(c.deadline, c.reason)
+
+    async def _ReviseRulebook(self, conn, c: ReviseRulebook):
+        cycle = await self._cycle(conn, c.year)
+        try:
+            rulebook = load_rulebook(c.year, c.version)
+        except (FileNotFoundError, ValueError) as missing:
+            raise WrongYear(str(missing)) from missing
+        return cycle.stream_id, cycle.version, cycle.revise_rulebook(rulebook, c.reason)
 
     async def _CloseCycle(self, conn, c: CloseCycle):
         cycle = await self._cycle(conn, c.year)

@@ -7,7 +7,7 @@ from datetime import datetime
 from shared.aggregate import Aggregate
 
 from .errors import InvalidState, WrongYear
-from .events import CycleClosed, CycleOpened, DeadlineSet
+from .events import CycleClosed, CycleOpened, DeadlineSet, RulebookRevised
 from .rulebook import Rulebook
 
 
@@ -33,6 +33,8 @@ class Cycle(Aggregate[CycleState]):
                 return CycleState(event.year, event.rulebook, event.deadline)
             case DeadlineSet():
                 return replace(state, deadline=event.deadline)
+            case RulebookRevised():
+                return replace(state, rulebook=event.rulebook)
             case CycleClosed():
                 return replace(state, closed=True)
         return state
@@ -48,6 +50,16 @@ class Cycle(Aggregate[CycleState]):
     def set_deadline(self, deadline: datetime, reason: str) -> list:
         self._must_be_open()
         return [DeadlineSet(cycle_id=str(self.state.year), deadline=deadline, reason=reason)]
+
+    def revise_rulebook(self, rulebook: Rulebook, reason: str) -> list:
+        self._must_be_open()
+        current = self.state.rulebook
+        if (rulebook.rulebook_id, rulebook.year) != (current.rulebook_id, current.year):
+            raise WrongYear(f"{rulebook.ref} does not revise {current.ref}")
+        if rulebook.version <= current.version:
+            raise InvalidState(f"{rulebook.ref} is not newer than {current.ref}")
+        return [RulebookRevised(cycle_id=str(self.state.year), rulebook=rulebook,
+                                reason=reason)]
 
     def close(self, reason: str) -> list:
         self._must_be_open()

@@ -40,6 +40,17 @@ class DeadlineSet(DomainEvent):
 
 
 @registry.register
+class RulebookRevised(DomainEvent):
+    """The cycle's rules replaced by a newer version of the same year's rulebook."""
+
+    event_type = "submission.RulebookRevised"
+    version = 1
+    cycle_id: str
+    rulebook: Rulebook
+    reason: str = Reason
+
+
+@registry.register
 class CycleClosed(DomainEvent):
     event_type = "submission.CycleClosed"
     version = 1

@@ -6,6 +6,7 @@ records the whole rulebook it was opened with: every later decision names it.
 from __future__ import annotations
 
 import json
+import os
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -65,8 +66,20 @@ class Rulebook(BaseModel):
         return [i.id for i in self.indicators]
 
 
-def load_rulebook(year: int) -> Rulebook:
-    path = RULEBOOK_DIR / f"{year}.json"
+def rulebook_dir() -> Path:
+    """Where rulebooks are read: RULEBOOK_DIR (operators deliver rules as data) or
+    the rulebooks shipped with the service."""
+    return Path(os.environ.get("RULEBOOK_DIR") or RULEBOOK_DIR)
+
+
+def load_rulebook(year: int, version: int = 1) -> Rulebook:
+    """`<year>.json` is version 1; a revision n is `<year>-v<n>.json`."""
+    name = f"{year}.json" if version == 1 else f"{year}-v{version}.json"
+    path = rulebook_dir() / name
     if not path.exists():
-        raise FileNotFoundError(f"no rulebook for {year} (looked for {path.name})")
-    return Rulebook.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        raise FileNotFoundError(f"no rulebook for {year} version {version} "
+                                f"(looked for {path.name})")
+    rulebook = Rulebook.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    if (rulebook.year, rulebook.version) != (year, version):
+        raise ValueError(f"{path.name} holds {rulebook.ref}, not {year} v{version}")
+    return rulebook
