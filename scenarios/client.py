@@ -38,10 +38,19 @@ SCORING_PATHS = {"AssignExpert": "/experts/assignments",
                  "ReopenScoring": "/reopenings"}
 
 
+COMMITTEE_PATHS = {"EstablishCommittee": "/committees", "AppointMember": "/committees/members",
+                   "DismissMember": "/committees/members/dismissals",
+                   "ApproveYouthQuotaException": "/committees/youth-quota-exceptions",
+                   "ScheduleMeeting": "/meetings", "RecordMeetingHeld": "/meetings/held",
+                   "PostponeMeeting": "/meetings/postponements",
+                   "CancelMeeting": "/meetings/cancellations",
+                   "RecordMeetingCosts": "/meetings/costs", "RecordMinutes": "/meetings/minutes"}
+ALL_PATHS = {**PATHS, **SCORING_PATHS, **COMMITTEE_PATHS}
+
+
 def send_http(url: str, command: dict, actor: dict = OFFICER) -> httpx.Response:
     """POST a command to the service that takes it (by its command_type)."""
-    path = PATHS.get(command["command_type"]) or SCORING_PATHS[command["command_type"]]
-    return post(url, path, command, actor)
+    return post(url, ALL_PATHS[command["command_type"]], command, actor)
 
 
 async def send_external(bootstrap: str, topic: str, messages: list[dict]) -> None:
@@ -58,8 +67,8 @@ async def send_external(bootstrap: str, topic: str, messages: list[dict]) -> Non
 
 
 class KafkaCommands:
-    def __init__(self, bootstrap: str, prefix: str):
-        self.topic = f"{prefix}.submission.commands"
+    def __init__(self, bootstrap: str, prefix: str, service: str = "submission"):
+        self.topic = f"{prefix}.{service}.commands"
         self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
 
     async def __aenter__(self) -> "KafkaCommands":
@@ -70,12 +79,14 @@ class KafkaCommands:
         await self.producer.stop()
 
     async def send(self, command: dict, actor: dict = OFFICER,
-                   command_id: str | None = None) -> str:
+                   command_id: str | None = None, key: str | None = None) -> str:
+        """Commands on one key are applied in order: use the aggregate's owner (the
+        institution, or the committee for everything about it and its meetings)."""
         command_id = command_id or str(uuid.uuid4())
         body = {"command_id": command_id, "schema_version": 1, "actor": actor,
                 "command": command}
-        await self.send_raw(json.dumps(body, ensure_ascii=False).encode(),
-                            key=command.get("institution_id", "cycle"))
+        key = key or command.get("institution_id") or command.get("committee_id") or "cycle"
+        await self.send_raw(json.dumps(body, ensure_ascii=False).encode(), key=key)
         return command_id
 
     async def send_raw(self, raw: bytes, key: str = "x") -> None:

@@ -8,7 +8,7 @@ from shared.topics import commands_topic, events_topic
 
 from .adapters import read_model
 from .adapters.http_api import build_api
-from .adapters.kafka_commands import command_applier, decode_command
+from .adapters.kafka_commands import apply_command, decode_command
 from .app.handlers import SubmissionHandlers
 from .app.tables import write_side
 
@@ -27,7 +27,7 @@ def spec() -> runtime.ServiceSpec:
         metadatas=[write_side, read_model.metadata],
         consumers=[runtime.ConsumerSpec(
             name="commands", topics=(commands.name,), decoder=decode_command,
-            apply=lambda svc: command_applier(handlers_for(svc)))],
+            apply=lambda svc: apply_command(handlers_for(svc)))],
         projections=[read_model.ReportStatusProjection],
         http=lambda svc: build_api(svc, handlers_for(svc)),
     )

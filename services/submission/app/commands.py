@@ -9,7 +9,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from shared.envelope import Actor
+from shared.commands import command_message
 
 from ..domain.content import IndicatorResult, NotApplicable
 from ..domain.rulebook import InstitutionKind
@@ -100,12 +100,5 @@ Command = Annotated[Union[OpenCycle, SetDeadline, ReviseRulebook, CloseCycle,
                     Field(discriminator="command_type")]
 
 
-class CommandMessage(BaseModel):
-    """What another city system writes to the command topic (schema_version 1)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    command_id: Id
-    schema_version: Literal[1] = 1
-    actor: Actor
-    correlation_id: Id | None = None
-    command: Command
+CommandMessage = command_message("CommandMessage", Command)
+CommandMessage.__doc__ = "What another city system writes to the command topic (v1)."
