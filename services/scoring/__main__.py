@@ -9,6 +9,7 @@ from shared.topics import Topic, events_topic, prefix
 
 from .adapters import intake, read_model
 from .adapters.http_api import build_api
+from .adapters.committee_contract import committee_events
 from .adapters.submission_contract import submission_events
 from .app.facts_store import write_side
 from .app.handlers import ScoringHandlers
@@ -37,6 +38,10 @@ def spec() -> runtime.ServiceSpec:
                 name="submission-facts", topics=(events_topic("submission").name,),
                 decoder=envelope_decoder(submission_events, only_known=True),
                 apply=lambda svc: intake.on_submission_event(app_for(svc))),
+            runtime.ConsumerSpec(
+                name="committee-facts", topics=(events_topic("committee").name,),
+                decoder=envelope_decoder(committee_events, only_known=True),
+                apply=lambda svc: intake.on_committee_event(app_for(svc))),
             runtime.ConsumerSpec(
                 name="external-facts", topics=tuple(t.name for t in ingress_topics()),
                 decoder=intake.decode_external,

@@ -8,11 +8,13 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from scenarios import seeds
+from scenarios import seeds, y2021
 from scenarios.client import KafkaCommands, send_http
 from services.committee.adapters import read_model
 from shared.db import Database
 from shared.deadletter import DeadLetters
+from shared.envelope import Envelope
+from shared.kafka_io import read_topic
 from shared.projection import checksum, rebuild
 from shared.tables import backbone, events
 from tests.conftest import BACKENDS
@@ -138,3 +140,38 @@ async def _report(svc, institution: str, year: int):
 
 async def _refuse(*_):
     raise AssertionError("a rebuild of valid history must not dead-letter anything")
+
+
+async def test_scoring_sees_a_meeting_held_as_evidence(stack, kafka_bootstrap):
+    sub, sco, com = stack("submission", "scoring", "committee")
+    ok(sub, {"command_type": "OpenCycle", "year": 2021,
+             "deadline": "2031-01-01T00:00:00+09:00"}, y2021.OFFICER)
+    ok(sub, next(c for c in y2021.institution_commands()
+                 if c["institution_id"] == "democracy"), y2021.OFFICER)
+    report = y2021.report_command("democracy", __import__("random").Random(5))
+    report["results"] = [r for r in report["results"]
+                         if r["indicator_id"] != "committee-meetings"] + [{
+        "indicator_id": "committee-meetings", "meeting_records": [{
+            "committee_id": seeds.SUBCOMMITTEE, "held_on": "2021-04-01", "mode": "in_person",
+            "minutes_ref": "democracy-governance-13"}]}]
+    report["not_applicable"] = [n for n in report["not_applicable"]
+                                if n["indicator_id"] != "committee-meetings"]
+    ok(sub, report, y2021.submitter("democracy"))
+    for command in seeds.subcommittee_commands():
+        ok(com, command)
+    [held] = [e for e in await published_events_of(kafka_bootstrap, com.prefix, "committee")
+              if e.event_type == "committee.MeetingHeld"]
+
+    async def evidence():
+        card = get(sco, "/cycles/2021/scorecards/democracy")
+        if card.status_code != 200:
+            return None
+        row = {i["indicator_id"]: i for i in card.json()["indicators"]}["committee-meetings"]
+        return row if row["measure"].get("meetings_on_record") == 1 else None
+    row = await wait_until(evidence, timeout=60)
+    assert held.event_id in row["inputs"] and row["source"] == "measured"
+
+
+async def published_events_of(bootstrap: str, prefix: str, service: str):
+    return [Envelope.from_json(r.value)
+            for r in await read_topic(bootstrap, f"{prefix}.{service}.events")]

@@ -137,3 +137,18 @@ async def _remember(conn, msg, event_id: str) -> None:
 
 def _system_actor(source: str) -> Actor:
     return Actor(id=source, role="city_system", kind="system")
+
+
+def on_committee_event(app: ScoringApp):
+    """A meeting held becomes evidence of its institution's meetings-held score."""
+    async def apply(conn, msg: EventMessage) -> None:
+        e, env = msg.event, msg.envelope
+        if e is None:
+            return  # a committee event scoring does not use
+        await facts.upsert(conn, facts.f_meetings, {"meeting_id": e.meeting_id}, {
+            "institution_id": e.institution_id, "committee_id": e.committee_id,
+            "held_on": e.starts_at.date().isoformat(), "event_id": env.event_id})
+        meta = Metadata(actor=SYSTEM, correlation_id=env.correlation_id,
+                        causation_id=env.event_id)
+        await app.rescore_everywhere(conn, e.institution_id, meta)
+    return apply

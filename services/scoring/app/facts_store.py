@@ -37,6 +37,12 @@ f_learners = Table("f_learners", write_side,
                    Column("learner_ref", String(100), primary_key=True),
                    Column("course_id", String(100), primary_key=True),
                    Column("event_id", String(36), nullable=False))
+f_meetings = Table("f_meetings", write_side,
+                   Column("meeting_id", String(100), primary_key=True),
+                   Column("institution_id", String(100), nullable=False),
+                   Column("committee_id", String(100), nullable=False),
+                   Column("held_on", String(10), nullable=False),
+                   Column("event_id", String(36), nullable=False))
 open_appeals = Table("open_appeals", write_side,
                      Column("cycle_id", String(10), primary_key=True),
                      Column("institution_id", String(100), primary_key=True),
@@ -79,6 +85,9 @@ async def facts_for(conn, cycle_id: str, institution_id: str, rulebook: dict,
                                           f_learners.c.course_id.in_(courses))
                                    .order_by(f_learners.c.event_id))).all()
     experts, expert_events = _expert_inputs(card, expert_event_ids)
+    meetings = (await conn.execute(select(f_meetings.c.event_id).where(
+        f_meetings.c.institution_id == institution_id).order_by(
+        f_meetings.c.held_on, f_meetings.c.meeting_id))).scalars().all()
     return InstitutionFacts(
         institution_id=institution_id, kind=inst.kind,
         treated_as_field_office=inst.treated_as_field_office,
@@ -88,7 +97,8 @@ async def facts_for(conn, cycle_id: str, institution_id: str, rulebook: dict,
         headcount_event=head.event_id if head else None,
         learners_completed=len({r.learner_ref for r in learners}),
         completion_events=tuple(r.event_id for r in learners),
-        expert_scores=experts, expert_score_events=expert_events)
+        expert_scores=experts, expert_score_events=expert_events,
+        meetings_on_record=tuple(meetings))
 
 
 def _expert_inputs(card: Scorecard, event_ids: dict) -> tuple[dict, dict]:

@@ -32,6 +32,7 @@ class InstitutionFacts:
     completion_events: tuple[str, ...] = ()
     expert_scores: dict[str, tuple[Decimal, ...]] = field(default_factory=dict)
     expert_score_events: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    meetings_on_record: tuple[str, ...] = ()  # MeetingHeld event ids (committee service)
 
 
 @dataclass(frozen=True)

@@ -192,15 +192,18 @@ def meetings_table(institution: _Institution, indicator: dict,
     fraction = _table_fraction(institution.scoring["meetings_table"], per_committee)
     capped = (f", {len(counted)} counted (cap {cap})"
               if len(counted) < len(submitted) else "")
+    on_record = institution.facts.meetings_on_record
     return _measured(
         institution, indicator, fraction,
         measure={"meeting_records_submitted": len(submitted),
                  "meeting_records_counted": len(counted), "committees": committees,
                  "per_committee": str(per_committee.quantize(FOUR_PLACES,
-                                                             rounding=ROUND_HALF_UP))},
+                                                             rounding=ROUND_HALF_UP)),
+                 # evidence beside the claim: meetings the committee service recorded
+                 "meetings_on_record": len(on_record)},
         reason=(f"{_n(len(submitted), 'meeting record')}{capped} over "
                 f"{_n(committees, 'committee')} = {_num(per_committee)} per committee"),
-        rule="table")
+        rule="table", inputs=institution.report_events + on_record)
 
 
 def _table_fraction(table: list, per_committee: Decimal) -> Decimal:

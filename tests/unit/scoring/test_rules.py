@@ -552,3 +552,32 @@ def test_every_score_stays_within_its_points(f):
         if s.source == "measured":
             assert REPORT_EVENT in s.inputs
     assert sum(s.points for s in scores) <= 100
+
+
+def test_meetings_on_record_are_evidence_of_the_meetings_score():
+    """The committee service's MeetingHeld events stand beside the reported records:
+    they are named as inputs and counted in the measure; the points come from the
+    report (the rule reads the submitted records)."""
+    import dataclasses
+    import json as _json
+    from pathlib import Path
+
+    from services.scoring.domain.facts import InstitutionFacts, ReportFacts
+    from services.scoring.domain.rules import score_institution
+
+    rulebook = _json.loads((Path(__file__).resolve().parents[3] /
+                            "services/submission/rulebooks/2021.json").read_text())
+    records = [{"committee_id": "c1", "held_on": "2020-05-01", "mode": "online",
+                "minutes_ref": "m"}] * 4
+    facts = InstitutionFacts(
+        institution_id="democracy", kind="bureau",
+        report=ReportFacts({"committee-meetings": {"indicator_id": "committee-meetings",
+                                                   "meeting_records": records}},
+                           frozenset(), ("report-event",)))
+    without = {s.indicator_id: s for s in score_institution(rulebook, facts)}
+    with_meetings = {s.indicator_id: s for s in score_institution(
+        rulebook, dataclasses.replace(facts, meetings_on_record=("mh-1", "mh-2")))}
+    before, after = without["committee-meetings"], with_meetings["committee-meetings"]
+    assert after.inputs == ("report-event", "mh-1", "mh-2")
+    assert (before.measure["meetings_on_record"], after.measure["meetings_on_record"]) == (0, 2)
+    assert before.points == after.points
