@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 
-from scenarios import y2021
+from scenarios import seeds, y2021
 from scenarios.client import KafkaCommands, published_events, send_external, send_http
 from scenarios.processes import KAFKA_SH, REPO, ServiceProcess, script, wait_until
 from shared.deadletter import header
@@ -25,7 +25,7 @@ from shared.kafka_io import read_topic
 from shared.store import verify_database
 
 RUN = REPO / ".run" / "demo"
-STEPS = 10
+STEPS = 11
 NOW = lambda: datetime.now(timezone.utc)  # noqa: E731
 
 
@@ -55,7 +55,7 @@ def main(args) -> int:
     services = [ServiceProcess(name, database_url=f"sqlite:///{RUN}/{name}.db",
                                bootstrap=bootstrap, port=free_port(), topic_prefix="hyeopchi",
                                log_path=RUN / f"{name}.log")
-                for name in ("submission", "scoring")]
+                for name in ("submission", "scoring", "committee")]
     try:
         for svc in services:
             svc.start()
@@ -72,12 +72,46 @@ def main(args) -> int:
             script(KAFKA_SH, "stop", "--name", "demo")
 
 
-async def play(sub: ServiceProcess, sco: ServiceProcess, bootstrap: str) -> int:
+async def play(sub: ServiceProcess, sco: ServiceProcess, com: ServiceProcess,
+               bootstrap: str) -> int:
     reports = await submissions(sub, bootstrap)
     await refusals(sub, bootstrap)
     await late_amendment(sub, reports[0])
+    await committees(com, bootstrap)
     await scoring(sco, reports)
-    return await audit(sub, sco, bootstrap)
+    return await audit([sub, sco, com], bootstrap)
+
+
+async def committees(com: ServiceProcess, bootstrap: str) -> None:
+    for command in seeds.advisory_commands():
+        send_http(com.url, command, seeds.SECRETARY)
+    async with KafkaCommands(bootstrap, "hyeopchi", "committee") as kafka:
+        for command in [*seeds.subcommittee_commands(), seeds.meeting_13_minutes()]:
+            await kafka.send(command, actor=seeds.SECRETARY, key=seeds.SUBCOMMITTEE)
+    m13 = await wait_until(lambda: _minuted(com, "democracy-governance-13"), timeout=60)
+    cost = get(com, "/meetings/gov-eval-advisory-1")
+    say(8, f"committee: the 2019 advisory meeting cost {cost['allowance_total']:,} + "
+           f"{cost['other_costs']:,} = {cost['total_cost']:,} KRW under "
+           f"{cost['allowance_rule_ref']}; the 13th subcommittee meeting (over Kafka): "
+           + ", ".join(f"{i['number']} {i['kind']}" for i in m13["agenda"])
+           + f"; next: #{m13['next_meeting']['number']} {m13['next_meeting']['starts_at']}")
+    send_http(com.url, {"command_type": "DismissMember", "committee_id": seeds.SUBCOMMITTEE,
+                        "member_id": "member-g", "dismissed_on": "2021-06-01",
+                        "reason": "사임"}, seeds.SECRETARY)
+    appoint = {"command_type": "AppointMember", "committee_id": seeds.SUBCOMMITTEE,
+               "member_id": "member-i", "role": "member", "channel": "recommendation",
+               "appointed_on": "2021-06-15", "personal": {"name": "위원 I", "birth_year": 1960}}
+    refused = send_http(com.url, appoint, seeds.SECRETARY)
+    send_http(com.url, {"command_type": "ApproveYouthQuotaException",
+                        "committee_id": seeds.SUBCOMMITTEE, "member_id": "member-i",
+                        "reason": "전문성 확보"}, seeds.YOUTH_HEAD)
+    accepted = send_http(com.url, appoint, seeds.SECRETARY)
+    public = get(com, "/public/meetings/democracy-governance-13")
+    print(f"      youth quota: appointment refused (HTTP {refused.status_code}: "
+          f"{refused.json()['detail'][:70]}…), accepted after the youth office head's "
+          f"co-approval (HTTP {accepted.status_code}); public view: "
+          f"{public['disclosure']}, {public['withheld']}, "
+          f"{len(public['attachments'])} attachments closed, no names")
 
 
 async def submissions(sub: ServiceProcess, bootstrap: str) -> list[dict]:
@@ -153,7 +187,7 @@ async def scoring(sco: ServiceProcess, reports: list[dict]) -> None:
     cards = await wait_until(lambda: _scored(sco, evidence_in), timeout=120)
     sources = Counter(i["source"] for c in cards for i in c["indicators"])
     silent = next(c for c in cards if c["institution_id"] == "emergency")
-    say(8, f"scoring computed {sum(sources.values())} scores {dict(sorted(sources.items()))}; "
+    say(9, f"scoring computed {sum(sources.values())} scores {dict(sorted(sources.items()))}; "
            f"'emergency' submitted nothing: {silent['total']} points, all base score 30")
     work = [(r["institution_id"], i["indicator_id"]) for r in reports for i in r["results"]
             if i["indicator_id"] in y2021.EXPERT_INDICATORS]
@@ -192,7 +226,7 @@ async def scoring(sco: ServiceProcess, reports: list[dict]) -> None:
             ({"command_type": "DecideAppeal", "appeal_id": "A-2021-1", "upheld": True,
               "to_points": "14", "reason": "누락 증빙 확인"}, y2021.expert("reviewer-choi"))]:
         send_http(sco.url, {**command, "year": 2021, "institution_id": appellant}, actor)
-    say(9, f"panel adjusted {target}/{target_indicator} to 12 with a reason; provisional "
+    say(10, f"panel adjusted {target}/{target_indicator} to 12 with a reason; provisional "
            f"results published; {appellant} appealed {appealed}, a reviewer who had not "
            "scored it upheld it (14)")
     await asyncio.sleep(max(0.0, (window - NOW()).total_seconds()) + 0.5)
@@ -206,23 +240,31 @@ async def scoring(sco: ServiceProcess, reports: list[dict]) -> None:
           f"{final['ranking'][-1]['total']}")
 
 
-async def audit(sub: ServiceProcess, sco: ServiceProcess, bootstrap: str) -> int:
+async def audit(services: list[ServiceProcess], bootstrap: str) -> int:
+    from services.committee.adapters import read_model as committee_rm  # noqa: PLC0415
     from services.scoring.adapters import read_model as scoring_rm  # noqa: PLC0415
     from services.submission.adapters import read_model as submission_rm  # noqa: PLC0415
-    for svc in (sub, sco):
+    projections = {"submission": submission_rm.ReportStatusProjection(),
+                   "scoring": scoring_rm.ScorecardProjection(),
+                   "committee": committee_rm.CommitteeProjection()}
+    for svc in services:
         svc.stop()  # read models are final once the services stopped
     ok = True
     print()
-    for svc, projection in ((sub, submission_rm.ReportStatusProjection()),
-                            (sco, scoring_rm.ScorecardProjection())):
+    for svc in services:
         verified, verdict = await verify_database(svc.env["DATABASE_URL"])
-        same = await rebuild_matches(svc, projection, bootstrap)
+        same = await rebuild_matches(svc, projections[svc.service], bootstrap)
         print(f"      {svc.service}: {verdict}; read model rebuilt from offset 0 "
               f"{'equals' if same else 'DIFFERS FROM'} the live one")
         ok = ok and verified and same
-    say(10, "audit: " + ("every hash chain holds and every read model replays to its "
+    say(11, "audit: " + ("every hash chain holds and every read model replays to its "
                          "live checksum" if ok else "FAILED"))
     return 0 if ok else 1
+
+
+async def _minuted(svc, meeting_id: str):
+    answer = httpx.get(f"{svc.url}/meetings/{meeting_id}", timeout=30)
+    return answer.json() if answer.status_code == 200 and answer.json()["disclosure"] else None
 
 
 async def rebuild_matches(svc: ServiceProcess, projection, bootstrap: str) -> bool:

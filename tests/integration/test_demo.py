@@ -23,5 +23,8 @@ def test_demo_plays_the_2021_cycle_and_audits_it():
     assert re.search(r"\{'base': 76, 'measured': \d+, 'pending': \d+\}", out)
     assert "panel signed off (HTTP 201)" in out
     assert re.search(r"# 1 \S+\s+\d+\.\d\d", out)
+    assert "= 1,113,000 KRW under allowance/v1" in out
+    assert "2021-11 report, 2021-12 report, 2021-13 report, 2021-14 advisory" in out
+    assert "appointment refused (HTTP 409" in out and "co-approval (HTTP 201)" in out
     assert out.count("every hash chain holds; read model rebuilt from offset 0 equals "
-                     "the live one") == 2
+                     "the live one") == 3
