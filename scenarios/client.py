@@ -45,7 +45,17 @@ COMMITTEE_PATHS = {"EstablishCommittee": "/committees", "AppointMember": "/commi
                    "PostponeMeeting": "/meetings/postponements",
                    "CancelMeeting": "/meetings/cancellations",
                    "RecordMeetingCosts": "/meetings/costs", "RecordMinutes": "/meetings/minutes"}
-ALL_PATHS = {**PATHS, **SCORING_PATHS, **COMMITTEE_PATHS}
+GRANTS_PATHS = {"OpenRound": "/rounds", "CloseApplications": "/rounds/closing",
+                "RegisterOrganisation": "/organisations", "ReceiveApplication": "/applications",
+                "ScreenApplications": "/rounds/screening",
+                "AssignReviewer": "/reviews/assignments",
+                "DeclareReviewConflict": "/reviews/conflicts", "ScoreApplication": "/reviews",
+                "DecideSelection": "/rounds/selection",
+                "OverrideSelection": "/rounds/selection/overrides",
+                "RevisePlan": "/applications/plan-revisions", "MakePayment": "/payments",
+                "ReportSpending": "/spending-reports",
+                "CheckSelfFunding": "/self-funding-checks", "CloseProject": "/projects/closing"}
+ALL_PATHS = {**PATHS, **SCORING_PATHS, **COMMITTEE_PATHS, **GRANTS_PATHS}
 
 
 def send_http(url: str, command: dict, actor: dict = OFFICER) -> httpx.Response:

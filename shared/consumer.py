@@ -75,9 +75,11 @@ class EventMessage:
 
 class ReliableHandler:
     def __init__(self, name: str, db: Database, decode: Decoder, apply: Apply,
-                 dead_letters: DeadLetters, conflict_retries: int = 5):
+                 dead_letters: DeadLetters, conflict_retries: int = 5,
+                 failure_attempts: int = 3):
         self.name, self.db, self.decode, self.apply = name, db, decode, apply
         self.dead_letters, self.conflict_retries = dead_letters, conflict_retries
+        self.failure_attempts = failure_attempts
         self.counts = {"applied": 0, "duplicate": 0, "dead-lettered": 0}
 
     async def handle(self, delivery: Delivery) -> Outcome:
@@ -91,7 +93,7 @@ class ReliableHandler:
         return outcome
 
     async def _apply_once(self, delivery: Delivery, decoded: Decoded) -> Outcome:
-        conflicts, outage = 0, 0
+        conflicts, outage, failures = 0, 0, 0
         while True:
             try:
                 return await self._transaction(decoded)
@@ -105,6 +107,12 @@ class ReliableHandler:
                                   f"retries: {_reason(error)}")
                 await asyncio.sleep(0.01 * 2 ** conflicts)
             except (OperationalError, InterfaceError, OSError) as error:
+                if await self.db.reachable():  # the database answers: this message fails
+                    failures += 1
+                    if failures >= self.failure_attempts:
+                        return await self._park(delivery, f"database refused it "
+                                                          f"{failures} times: {_reason(error)}")
+                    continue
                 # The database is away (not the message at fault): wait, never park.
                 outage += 1
                 log.warning("database_unavailable_retrying", consumer=self.name,

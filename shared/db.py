@@ -46,8 +46,18 @@ class Database:
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncConnection]:
+        """A read: on SQLite a deferred transaction, so it never waits for a writer."""
         async with self.engine.connect() as conn:
-            yield conn
+            yield await conn.execution_options(read_only=True)
+
+    async def reachable(self) -> bool:
+        """Does the database answer? Tells an outage from a failure of one record."""
+        try:
+            async with self.reading() as conn:
+                await conn.exec_driver_sql("SELECT 1")
+            return True
+        except Exception:
+            return False
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -68,4 +78,5 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn):  # noqa: ANN001
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = conn.get_execution_options().get("read_only", False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

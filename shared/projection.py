@@ -51,6 +51,8 @@ class ProjectionRunner:
         self.dead_letters, self.batch = dead_letters, batch
         self.consumer: AIOKafkaConsumer | None = None
         self.applied = self.skipped = self.parked = 0
+        self.failures: dict[tuple, int] = {}
+        self.attempts = 3
 
     async def start(self) -> None:
         self.consumer = AIOKafkaConsumer(
@@ -93,6 +95,22 @@ class ProjectionRunner:
         return len(records)
 
     async def _apply_record(self, conn, record, versions: dict[str, int]) -> str | None:
+        """Apply one record in a savepoint. A failure while the database answers is
+        this record's: after `attempts` tries it is parked and the runner moves on."""
+        try:
+            async with conn.begin_nested():
+                return await self._apply(conn, record, versions)
+        except Exception as error:
+            if not await self.db.reachable():
+                raise  # an outage: nothing is committed, the batch comes again
+            key = (record.topic, record.partition, record.offset)
+            self.failures[key] = self.failures.get(key, 0) + 1
+            if self.failures[key] < self.attempts:
+                raise
+            return f"projection failed {self.attempts} times: {type(error).__name__}: " \
+                   f"{error}"[:2000]
+
+    async def _apply(self, conn, record, versions: dict[str, int]) -> str | None:
         try:
             envelope = Envelope.from_json(record.value or b"")
             if not envelope.is_sealed():

@@ -299,3 +299,87 @@ async def test_a_message_the_database_refuses_is_parked_not_retried_forever(
         assert await conn.scalar(select(func.count()).select_from(inbox)) == 1
     await db.dispose()
     await sink.dispose()
+
+
+class _FailsOnThirteen(ledger.Balances):
+    """A projection with a bug that only one record triggers."""
+
+    async def apply(self, conn, envelope, event):
+        if event.amount == 13:
+            await conn.execute(text("UPDATE balances SET WHERE 1 = 1"))  # invalid SQL
+        await super().apply(conn, envelope, event)
+
+
+@BACKENDS
+async def test_a_record_the_projection_cannot_apply_is_parked_and_the_rest_applied(
+        make_db_url, make_topic, kafka_bootstrap):
+    topic = make_topic()
+    db = Database(make_db_url(), backbone, ledger.Balances.metadata)
+    await db.create_tables()
+    store = EventStore("ledger", topic)
+    async with db.transaction() as conn:
+        for stream, amount in (("a", 5), ("b", 13), ("c", 7)):
+            await store.append(conn, stream, 0, [ledger.Deposited(amount=amount,
+                                                                  currency="KRW")], META)
+    relay = OutboxRelay(db, kafka_bootstrap, "ledger")
+    await relay.start()
+    await relay.drain()
+    await relay.stop()
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    runner = ProjectionRunner(_FailsOnThirteen(topic), db, kafka_bootstrap,
+                              DeadLetters("balances", producer_send(producer)))
+    await runner.start()
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.run(stop))
+    for _ in range(150):
+        if runner.parked == 1 and runner.applied == 2:
+            break
+        await asyncio.sleep(0.2)
+    stop.set()
+    await task
+    await runner.stop()
+    await producer.stop()
+    [parked] = await read_topic(kafka_bootstrap, f"{topic}.dlq")
+    assert "projection failed 3 times" in header(parked.headers, "x-dlq-reason")
+    async with db.reading() as conn:
+        rows = dict((await conn.execute(select(ledger.Balances.table.c.account,
+                                               ledger.Balances.table.c.total))).all())
+    assert rows == {"a": 5, "c": 7}
+    await db.dispose()
+
+
+async def _broken_handler(conn, message) -> None:
+    await conn.execute(text("SELEC 1"))  # a bug: SQLite calls it OperationalError
+
+
+@BACKENDS
+async def test_a_handler_bug_is_parked_not_mistaken_for_an_outage(make_db_url, make_topic,
+                                                                 kafka_bootstrap):
+    topic = make_topic()
+    db = Database(make_db_url(), backbone)
+    await db.create_tables()
+    async with db.transaction() as conn:
+        await EventStore("ledger", topic).append(conn, "a", 0, [ledger.Deposited(
+            amount=1, currency="KRW")], META)
+    relay = OutboxRelay(db, kafka_bootstrap, "ledger")
+    await relay.start()
+    await relay.drain()
+    await relay.stop()
+    broker = KafkaBroker(kafka_bootstrap)
+    handler = ReliableHandler("broken", db, envelope_decoder(ledger.registry),
+                              _broken_handler, DeadLetters("broken", broker_send(broker)))
+    subscribe(broker, handler, topic, group_id="broken-test")
+    await broker.start()
+    try:
+        for _ in range(150):
+            if handler.counts["dead-lettered"] == 1:
+                break
+            await asyncio.sleep(0.2)
+    finally:
+        await broker.stop()
+    [parked] = await read_topic(kafka_bootstrap, f"{topic}.dlq")
+    assert "SELEC" in header(parked.headers, "x-dlq-reason")
+    async with db.reading() as conn:
+        assert await conn.scalar(select(func.count()).select_from(inbox)) == 0
+    await db.dispose()

@@ -1,0 +1,13 @@
+"""Commands from other city systems over Kafka (topic hyeopchi.grants.commands):
+see shared/commands.py for what happens to valid, refused and malformed ones."""
+from shared.commands import command_applier, command_decoder
+
+from ..app.commands import CommandMessage
+from ..app.handlers import GrantRefused, GrantsHandlers
+from ..domain.events import CommandRejected
+
+decode_command = command_decoder(CommandMessage)
+
+
+def apply_command(handlers: GrantsHandlers):
+    return command_applier(handlers.execute, handlers.store, CommandRejected, (GrantRefused,))

@@ -1,0 +1,38 @@
+"""Refusals of the grants domain, each naming the rule."""
+
+
+class GrantRefused(Exception):
+    kind = "refused"
+    status = 422
+
+    def __init__(self, detail: str):
+        super().__init__(detail)
+        self.detail = detail
+
+
+class RoundClosed(GrantRefused):
+    kind, status = "round-closed", 409
+
+
+class OverCap(GrantRefused):
+    kind = "over-cap"
+
+
+class OverBudget(GrantRefused):
+    kind, status = "over-budget", 409
+
+
+class NotSelected(GrantRefused):
+    kind, status = "not-selected", 409
+
+
+class UnknownTarget(GrantRefused):
+    kind, status = "unknown", 404
+
+
+class Conflicted(GrantRefused):
+    kind, status = "conflict-of-interest", 403
+
+
+class InvalidState(GrantRefused):
+    kind, status = "invalid-state", 409
