@@ -68,3 +68,38 @@ def scores_for(n: int) -> dict[str, int]:
 
 def reviewed_numbers() -> list[int]:
     return list(range(UNREGISTERED + POOR + 1, APPLIED + 1))
+
+
+CONFLICTED = "2021-0040"  # its first reviewer steps aside; another one scores it
+
+
+async def send_applications(bootstrap: str, prefix: str) -> None:
+    """The intake system sends every organisation and its application over Kafka."""
+    from scenarios.client import KafkaCommands  # noqa: PLC0415
+    async with KafkaCommands(bootstrap, prefix, "grants") as intake:
+        for org, app in zip(organisations(), applications()):
+            await intake.send(org, actor=INTAKE, key=org["organisation_id"])
+            await intake.send(app, actor=INTAKE, key=org["organisation_id"])
+
+
+async def send_reviews(bootstrap: str, prefix: str) -> None:
+    """Reviewers' assignments and scores over Kafka; one declared conflict, whose
+    would-be score is refused, and a second reviewer scoring in that reviewer's place."""
+    from scenarios.client import KafkaCommands  # noqa: PLC0415
+    async with KafkaCommands(bootstrap, prefix, "grants") as reviews:
+        for n in reviewed_numbers():
+            app_id, who = f"2021-{n:04d}", reviewer(n % 10)
+            await reviews.send({"command_type": "AssignReviewer", "application_id": app_id,
+                                "reviewer_id": who["id"]}, actor=OFFICER, key=app_id)
+            if app_id == CONFLICTED:
+                await reviews.send({"command_type": "DeclareReviewConflict",
+                                    "application_id": app_id, "reason": "이사 겸직"},
+                                   actor=who, key=app_id)
+                await reviews.send({"command_type": "ScoreApplication", "application_id":
+                                    app_id, "scores": scores_for(n)}, actor=who, key=app_id)
+                who = reviewer(11)
+                await reviews.send({"command_type": "AssignReviewer", "application_id":
+                                    app_id, "reviewer_id": who["id"]}, actor=OFFICER,
+                                   key=app_id)
+            await reviews.send({"command_type": "ScoreApplication", "application_id": app_id,
+                                "scores": scores_for(n)}, actor=who, key=app_id)

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from scenarios import grants2021 as g
-from scenarios.client import KafkaCommands, send_http
+from scenarios.client import send_http
 from services.grants.adapters import read_model
 from shared.db import Database
 from shared.deadletter import DeadLetters
@@ -49,10 +49,7 @@ async def test_2021_round_reads_like_the_report(stack, kafka_bootstrap, make_db_
                                                 monkeypatch):
     [svc] = stack("grants")
     ok(svc, {"command_type": "OpenRound", "year": 2021})
-    async with KafkaCommands(kafka_bootstrap, svc.prefix, "grants") as intake:
-        for org, app in zip(g.organisations(), g.applications()):
-            await intake.send(org, actor=g.INTAKE, key=org["organisation_id"])
-            await intake.send(app, actor=g.INTAKE, key=org["organisation_id"])
+    await g.send_applications(kafka_bootstrap, svc.prefix)
     await until(svc, lambda s: s["applied"] == 418)
 
     ok(svc, {"command_type": "RegisterOrganisation", "organisation_id": "org-extra",
@@ -69,24 +66,7 @@ async def test_2021_round_reads_like_the_report(stack, kafka_bootstrap, make_db_
     screened = await until(svc, lambda s: s["excluded"] == 31)
     assert screened["excluded_by_reason"] == {"not_registered": 19, "poor_past_evaluation": 12}
 
-    conflicted = "2021-0040"
-    async with KafkaCommands(kafka_bootstrap, svc.prefix, "grants") as reviews:
-        for n in g.reviewed_numbers():
-            app_id, who = f"2021-{n:04d}", g.reviewer(n % 10)
-            await reviews.send({"command_type": "AssignReviewer", "application_id": app_id,
-                                "reviewer_id": who["id"]}, actor=g.OFFICER, key=app_id)
-            if app_id == conflicted:  # the first reviewer steps aside; another scores
-                await reviews.send({"command_type": "DeclareReviewConflict",
-                                    "application_id": app_id, "reason": "이사 겸직"},
-                                   actor=who, key=app_id)
-                await reviews.send({"command_type": "ScoreApplication", "application_id":
-                                    app_id, "scores": g.scores_for(n)}, actor=who, key=app_id)
-                who = g.reviewer(11)
-                await reviews.send({"command_type": "AssignReviewer", "application_id":
-                                    app_id, "reviewer_id": who["id"]}, actor=g.OFFICER,
-                                   key=app_id)
-            await reviews.send({"command_type": "ScoreApplication", "application_id": app_id,
-                                "scores": g.scores_for(n)}, actor=who, key=app_id)
+    await g.send_reviews(kafka_bootstrap, svc.prefix)
     await until(svc, lambda s: s["reviews_complete"] == 387)
     ok(svc, {"command_type": "DecideSelection", "round_id": "2021"})
     report = await until(svc, lambda s: s["selected"] > 0)
