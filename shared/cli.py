@@ -7,6 +7,7 @@
   hyeopchi postgres ARGS         deploy/postgres/pg.sh (start, stop, …)
   hyeopchi schemas DIR           write the JSON Schema of every event version of every service
   hyeopchi verify DATABASE_URL   check every hash chain in one service's event store
+  hyeopchi audit COMMAND         auditors: replay, history, as-of, verify, export
 
 Services are found by name under services/ and loaded on demand: this module
 imports no service, and no service imports another.
@@ -66,6 +67,10 @@ def cmd_verify(args) -> int:
     return 0 if ok else 1
 
 
+def cmd_audit(args) -> int:
+    return importlib.import_module("services.audit.cli").main(args.audit_args)
+
+
 def cmd_demo(args) -> int:
     from scenarios.demo import main as demo
     return demo(args)
@@ -89,6 +94,9 @@ def parser() -> argparse.ArgumentParser:
         s = sub.add_parser(name, help=f"deploy/{script}")
         s.add_argument("script_args", nargs=argparse.REMAINDER)
         s.set_defaults(func=lambda a, script=script: cmd_script(script, a))
+    audit = sub.add_parser("audit", help="auditors: replay, history, as-of, verify, export")
+    audit.add_argument("audit_args", nargs=argparse.REMAINDER)
+    audit.set_defaults(func=cmd_audit)
     schemas = sub.add_parser("schemas", help="export JSON Schema of every event version")
     schemas.add_argument("directory")
     schemas.set_defaults(func=cmd_schemas)
@@ -98,7 +106,8 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-PASSTHROUGH = {"test": "pytest_args", "kafka": "script_args", "postgres": "script_args"}
+PASSTHROUGH = {"test": "pytest_args", "kafka": "script_args", "postgres": "script_args",
+               "audit": "audit_args"}
 
 
 def main(argv: list[str] | None = None) -> None:

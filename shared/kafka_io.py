@@ -69,3 +69,14 @@ async def read_topic(bootstrap: str, topic: str, timeout: float = 10.0) -> list:
         return records
     finally:
         await consumer.stop()
+
+
+async def existing_topics(bootstrap: str) -> set[str]:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return set(await admin.list_topics())
+    finally:
+        await admin.close()

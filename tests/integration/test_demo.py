@@ -26,6 +26,6 @@ def test_demo_plays_the_2021_cycle_and_audits_it():
     assert "= 1,113,000 KRW under allowance/v1" in out
     assert "2021-11 report, 2021-12 report, 2021-13 report, 2021-14 advisory" in out
     assert "appointment refused (HTTP 409" in out and "co-approval (HTTP 201)" in out
-    assert out.count("every hash chain holds; read model rebuilt from offset 0 equals "
-                     "the live one") == 4
+    assert out.count("every hash chain holds") == 5
+    assert out.count("checksum equals the live one") == 4
     assert "136개 사업 선정 (신규 81건, 기존단체 55건, 신규 비율 59.6%" in out

@@ -37,11 +37,23 @@ class RulebookRevised(_Read):
 
 
 @submission_events.register
-class InstitutionRegistered(_Read):
+class InstitutionRegisteredV1(_Read):
     event_type = "submission.InstitutionRegistered"
     version = 1
     institution_id: str
     kind: str
+
+
+@submission_events.register
+class InstitutionRegistered(InstitutionRegisteredV1):
+    """v2 adds division_count; scoring reads only what both versions carry."""
+    event_type = "submission.InstitutionRegistered"
+    version = 2
+
+
+@submission_events.upcaster("submission.InstitutionRegistered", from_version=1)
+def _same_fields(payload: dict) -> dict:
+    return payload
 
 
 @submission_events.register

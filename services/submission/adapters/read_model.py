@@ -27,6 +27,7 @@ institutions = Table(
     Column("name_ko", String(200), nullable=False),
     Column("kind", String(20), nullable=False),
     Column("treated_as_field_office", Boolean, nullable=False),
+    Column("division_count", Integer),
 )
 cycles = Table(
     "rm_cycles", metadata,
@@ -69,7 +70,7 @@ class ReportStatusProjection(Projection):
     async def _InstitutionRegistered(self, conn, env, e: ev.InstitutionRegistered):
         await conn.execute(institutions.insert().values(
             institution_id=e.institution_id, name_ko=e.name_ko, kind=e.kind,
-            treated_as_field_office=False))
+            treated_as_field_office=False, division_count=e.division_count))
         for cycle_id in (await conn.execute(select(cycles.c.cycle_id))).scalars().all():
             await _status(conn, cycle_id, e.institution_id)
 

@@ -55,6 +55,7 @@ class RegisterInstitution(_Command):
     institution_id: Id
     name_ko: str = Field(min_length=1, max_length=200)
     kind: InstitutionKind
+    division_count: int | None = Field(None, ge=1, le=100)
 
 
 class SetFieldOfficeTreatment(_Command):

@@ -97,7 +97,7 @@ class SubmissionHandlers:
     async def _RegisterInstitution(self, conn, c: RegisterInstitution):
         found = await self._load(conn, Institution, institution_stream(c.institution_id))
         return found.stream_id, found.version, found.register(c.institution_id, c.name_ko,
-                                                              c.kind)
+                                                              c.kind, c.division_count)
 
     async def _SetFieldOfficeTreatment(self, conn, c: SetFieldOfficeTreatment):
         found = await self._institution(conn, c.institution_id)

@@ -59,14 +59,32 @@ class CycleClosed(DomainEvent):
 
 
 @registry.register
-class InstitutionRegistered(DomainEvent):
-    """An institution (기관: 실국 / 본부 / 사업소) that must report."""
+class InstitutionRegisteredV1(DomainEvent):
+    """Version 1, as recorded before divisions were counted (kept to read old events)."""
 
     event_type = "submission.InstitutionRegistered"
     version = 1
     institution_id: str
     name_ko: str
     kind: InstitutionKind
+
+
+@registry.register
+class InstitutionRegistered(DomainEvent):
+    """An institution (기관: 실국 / 본부 / 사업소) that must report. Version 2 adds how
+    many divisions (과) it has: a bureau with one is reviewed at field-office level."""
+
+    event_type = "submission.InstitutionRegistered"
+    version = 2
+    institution_id: str
+    name_ko: str
+    kind: InstitutionKind
+    division_count: int | None = Field(None, ge=1, le=100)  # None: not recorded
+
+
+@registry.upcaster("submission.InstitutionRegistered", from_version=1)
+def _divisions_unknown(payload: dict) -> dict:
+    return {**payload, "division_count": None}
 
 
 @registry.register

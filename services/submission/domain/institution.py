@@ -32,11 +32,12 @@ class Institution(Aggregate[InstitutionState]):
                 return replace(state, treated_as_field_office=event.treated_as_field_office)
         return state
 
-    def register(self, institution_id: str, name_ko: str, kind: str) -> list:
+    def register(self, institution_id: str, name_ko: str, kind: str,
+                 division_count: int | None = None) -> list:
         if self.exists:
             raise InvalidState(f"institution {institution_id} is already registered")
         return [InstitutionRegistered(institution_id=institution_id, name_ko=name_ko,
-                                      kind=kind)]
+                                      kind=kind, division_count=division_count)]
 
     def set_field_office_treatment(self, institution_id: str, treated: bool,
                                    reason: str) -> list:
