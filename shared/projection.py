@@ -38,10 +38,14 @@ class Projection(ABC):
     topics: tuple[str, ...]
     metadata: MetaData
     registry: EventRegistry
+    decodes: bool = True  # False: reads envelopes only (event is None), any type
 
     @abstractmethod
     async def apply(self, conn: AsyncConnection, envelope: Envelope,
                     event: DomainEvent) -> None: ...
+
+    async def on_broken(self, conn: AsyncConnection, record, why: str) -> None:
+        """Told of a record that breaks its stream (edited, gap) before it is parked."""
 
 
 class ProjectionRunner:
@@ -115,9 +119,11 @@ class ProjectionRunner:
         try:
             envelope = Envelope.from_json(record.value or b"")
             if not envelope.is_sealed():
-                return f"event {envelope.event_id}: content does not match its hash"
+                why = f"event {envelope.event_id}: content does not match its hash"
+                await self.p.on_broken(conn, record, why)
+                return why
             event = self.p.registry.decode(envelope.event_type, envelope.schema_version,
-                                           envelope.payload)
+                                           envelope.payload) if self.p.decodes else None
         except Exception as error:
             return f"undecodable: {type(error).__name__}: {error}"[:2000]
         if self.until is not None and envelope.recorded_at > self.until:
@@ -130,8 +136,9 @@ class ProjectionRunner:
             self.skipped += 1  # a republished duplicate
             return None
         if envelope.stream_version != last + 1:
-            return (f"stream {envelope.stream_id} gap: got v{envelope.stream_version} "
-                    f"after v{last}")
+            why = f"stream {envelope.stream_id} gap: got v{envelope.stream_version} after v{last}"
+            await self.p.on_broken(conn, record, why)
+            return why
         await self.p.apply(conn, envelope, event)
         versions[envelope.stream_id] = envelope.stream_version
         self.applied += 1

@@ -20,11 +20,12 @@ from .log import SERVICES
 
 
 def projections() -> list[Projection]:
+    from .adapters.timeline import Timeline  # noqa: PLC0415
     found = []
     for service in SERVICES:
         spec = importlib.import_module(f"services.{service}.__main__").spec()
         found += [make() for make in spec.projections]
-    return found
+    return [*found, Timeline()]  # the audit service's own, without raising alerts
 
 
 async def _refuse(*_args) -> None:

@@ -133,3 +133,45 @@ async def _adjusted(sco, institution: str):
 
 async def _institutions(sub, n: int):
     return len(httpx.get(f"{sub.url}/institutions", timeout=30).json()) >= n
+
+
+async def test_the_audit_service_keeps_the_timeline_and_raises_an_alert(stack, kafka_bootstrap):
+    sub, aud = stack("submission", "audit")
+    assert send_http(sub.url, {"command_type": "OpenCycle", "year": 2021,
+                               "deadline": SOON}).status_code == 201
+    for command in y2021.institution_commands()[:3]:
+        assert send_http(sub.url, command).status_code == 201
+
+    async def timeline():
+        rows = httpx.get(f"{aud.url}/timeline", timeout=30).json()
+        return rows if len(rows) >= 4 else None
+    rows = await wait_until(timeline, timeout=60)
+    assert {r["event_type"] for r in rows} == {"submission.CycleOpened",
+                                               "submission.InstitutionRegistered"}
+    assert all(r["actor_id"] == "officer-1" for r in rows)
+    dossier = httpx.get(f"{aud.url}/dossier/planning", timeout=30).json()
+    assert dossier["by_service"]["submission"][0]["event_type"] == \
+        "submission.InstitutionRegistered"
+
+    records = await read_topic(kafka_bootstrap, f"{sub.prefix}.submission.events")
+    [target] = [r for r in records if b'"institution_id":"planning"' in r.value]
+    forged = target.value.replace(b'"kind":"bureau"', b'"kind":"bureav"')
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    await producer.send_and_wait(target.topic, forged, key=target.key,
+                                 partition=target.partition)
+    await producer.stop()
+
+    async def alerted():
+        found = httpx.get(f"{aud.url}/alerts", timeout=30).json()
+        return found or None
+    [alert] = await wait_until(alerted, timeout=60)
+    assert "does not match its hash" in alert["why"] and alert["topic"] == target.topic
+    raised = await wait_until(lambda: _audit_events(kafka_bootstrap, sub.prefix), timeout=60)
+    assert raised[0]["event_type"] == "audit.ChainBroken"
+    assert raised[0]["payload"]["why"] == alert["why"]
+
+
+async def _audit_events(bootstrap: str, prefix: str):
+    found = await read_topic(bootstrap, f"{prefix}.audit.events")
+    return [json.loads(r.value) for r in found] or None
