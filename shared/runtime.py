@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass, field
 
 import structlog
@@ -156,3 +157,23 @@ def main(spec: ServiceSpec, settings: ServiceSettings) -> None:
     async def run() -> None:  # aiokafka clients must be made inside the loop
         await Service(spec, settings).serve()
     asyncio.run(run())
+
+
+def command_service(name: str, handlers: Callable[[], Any], decode_command: Decoder,
+                    apply_command: Callable[[Any], Apply], read_model: Any,
+                    build_api: Callable[[Service, Any], FastAPI],
+                    write_side: MetaData | None = None) -> ServiceSpec:
+    """The shape of a service that takes commands (Kafka and HTTP) and keeps a read
+    model: its events and commands topics, one command consumer, its projection."""
+    from .topics import commands_topic, events_topic  # noqa: PLC0415
+    commands = commands_topic(name)
+    return ServiceSpec(
+        name=name,
+        owns=[events_topic(name), commands],
+        metadatas=[m for m in (write_side, read_model.metadata) if m is not None],
+        consumers=[ConsumerSpec(name="commands", topics=(commands.name,),
+                                decoder=decode_command,
+                                apply=lambda _svc: apply_command(handlers()))],
+        projections=[read_model.PROJECTION],
+        http=lambda svc: build_api(svc, handlers()),
+    )

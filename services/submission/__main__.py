@@ -4,7 +4,7 @@ from __future__ import annotations
 from shared import runtime
 from shared.settings import ServiceSettings
 from shared.store import EventStore
-from shared.topics import commands_topic, events_topic
+from shared.topics import events_topic
 
 from .adapters import read_model
 from .adapters.http_api import build_api
@@ -20,17 +20,8 @@ def handlers_for(_service=None) -> SubmissionHandlers:
 
 
 def spec() -> runtime.ServiceSpec:
-    commands = commands_topic(NAME)
-    return runtime.ServiceSpec(
-        name=NAME,
-        owns=[events_topic(NAME), commands],
-        metadatas=[write_side, read_model.metadata],
-        consumers=[runtime.ConsumerSpec(
-            name="commands", topics=(commands.name,), decoder=decode_command,
-            apply=lambda svc: apply_command(handlers_for(svc)))],
-        projections=[read_model.ReportStatusProjection],
-        http=lambda svc: build_api(svc, handlers_for(svc)),
-    )
+    return runtime.command_service(NAME, handlers_for, decode_command, apply_command,
+                                   read_model, build_api, write_side)
 
 
 class Settings(ServiceSettings):

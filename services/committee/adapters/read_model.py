@@ -148,3 +148,6 @@ async def _upsert_meeting(conn, meeting_id: str, values: dict) -> None:
 
 def _where(table, key: dict) -> list:
     return [table.c[k] == v for k, v in key.items()]
+
+
+PROJECTION = CommitteeProjection

@@ -1,13 +1,9 @@
 """Refusals of the committee domain, each naming the rule."""
+from shared.refusal import Refusal
 
 
-class CommitteeRefused(Exception):
-    kind = "refused"
-    status = 422
-
-    def __init__(self, detail: str):
-        super().__init__(detail)
-        self.detail = detail
+class CommitteeRefused(Refusal):
+    """Base of this service's refusals."""
 
 
 class UnknownCommittee(CommitteeRefused):

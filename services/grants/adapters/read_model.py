@@ -141,3 +141,6 @@ async def _review(conn, application_id: str, reviewer_id: str, values: dict) -> 
         await conn.execute(insert(reviews).values(
             application_id=application_id, reviewer_id=reviewer_id,
             **{"conflicted": False, "total": None, **values}))
+
+
+PROJECTION = GrantsProjection

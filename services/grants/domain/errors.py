@@ -1,13 +1,9 @@
 """Refusals of the grants domain, each naming the rule."""
+from shared.refusal import Refusal
 
 
-class GrantRefused(Exception):
-    kind = "refused"
-    status = 422
-
-    def __init__(self, detail: str):
-        super().__init__(detail)
-        self.detail = detail
+class GrantRefused(Refusal):
+    """Base of this service's refusals."""
 
 
 class RoundClosed(GrantRefused):

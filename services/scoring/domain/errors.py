@@ -1,13 +1,9 @@
 """Refusals of the scoring domain, each naming the rule."""
+from shared.refusal import Refusal
 
 
-class ScoringRefused(Exception):
-    kind = "refused"
-    status = 422
-
-    def __init__(self, detail: str):
-        super().__init__(detail)
-        self.detail = detail
+class ScoringRefused(Refusal):
+    """Base of this service's refusals."""
 
 
 class NotAssigned(ScoringRefused):

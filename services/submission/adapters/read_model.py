@@ -153,3 +153,6 @@ def with_missing(row: dict, indicator_ids: list[str]) -> dict:
 
 
 __all__ = ["ReportStatusProjection", "metadata"]
+
+
+PROJECTION = ReportStatusProjection

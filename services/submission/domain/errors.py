@@ -1,15 +1,9 @@
 """Refusals of the submission domain: each says exactly what is wrong."""
+from shared.refusal import Refusal
 
 
-class SubmissionRefused(Exception):
-    """Base: a command that must not change anything. `kind` names the rule."""
-
-    kind = "refused"
-    status = 422
-
-    def __init__(self, detail: str):
-        super().__init__(detail)
-        self.detail = detail
+class SubmissionRefused(Refusal):
+    """Base of this service's refusals."""
 
 
 class UnknownInstitution(SubmissionRefused):
