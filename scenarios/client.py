@@ -103,7 +103,8 @@ class KafkaCommands:
         await self.producer.send_and_wait(self.topic, raw, key=key.encode())
 
 
-async def published_events(bootstrap: str, prefix: str) -> list[Envelope]:
-    records = await read_topic(bootstrap, f"{prefix}.submission.events")
+async def published_events(bootstrap: str, prefix: str,
+                           service: str = "submission") -> list[Envelope]:
+    records = await read_topic(bootstrap, f"{prefix}.{service}.events")
     envelopes = [Envelope.from_json(r.value) for r in records]
     return sorted(envelopes, key=lambda e: e.event_id)

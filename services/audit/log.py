@@ -13,7 +13,7 @@ from shared.envelope import Envelope
 from shared.kafka_io import existing_topics, read_topic
 from shared.topics import events_topic
 
-SERVICES = ("submission", "scoring", "committee", "grants")
+from .adapters.timeline import SERVICES  # one list for the service and the tools
 
 
 @dataclass(frozen=True)

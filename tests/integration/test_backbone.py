@@ -42,6 +42,16 @@ async def append_deposits(db: Database, store: EventStore, accounts: int,
     return expected
 
 
+async def publish_outbox(db: Database, bootstrap: str) -> int:
+    """Run the outbox relay once over everything queued."""
+    relay = OutboxRelay(db, bootstrap, "ledger")
+    await relay.start()
+    try:
+        return await relay.drain()
+    finally:
+        await relay.stop()
+
+
 @BACKENDS
 async def test_append_read_and_version_conflict(make_db_url):
     db = Database(make_db_url(), backbone)
@@ -152,10 +162,7 @@ async def test_poison_messages_are_dead_lettered_and_valid_ones_applied(
     for raw in poison:
         await producer.send_and_wait(topic, raw, key=b"acct-1", headers=[("src", b"test")])
     await producer.stop()
-    relay = OutboxRelay(db, kafka_bootstrap, "ledger")
-    await relay.start()
-    await relay.drain()  # the valid event comes after the poison on the same partition
-    await relay.stop()
+    await publish_outbox(db, kafka_bootstrap)  # the valid event comes after the poison
 
     sink = Database(sink_url, backbone, ledger.effects_md)
     await sink.create_tables()
@@ -272,10 +279,7 @@ async def test_a_message_the_database_refuses_is_parked_not_retried_forever(
                            META)
         await store.append(conn, "acct-ok", 0, [ledger.Deposited(amount=2, currency="KRW")],
                            META)
-    relay = OutboxRelay(db, kafka_bootstrap, "ledger")
-    await relay.start()
-    await relay.drain()
-    await relay.stop()
+    await publish_outbox(db, kafka_bootstrap)
 
     sink = Database(sink_url, backbone, ledger.effects_md)  # totals.account is VARCHAR(100)
     await sink.create_tables()
@@ -321,10 +325,7 @@ async def test_a_record_the_projection_cannot_apply_is_parked_and_the_rest_appli
         for stream, amount in (("a", 5), ("b", 13), ("c", 7)):
             await store.append(conn, stream, 0, [ledger.Deposited(amount=amount,
                                                                   currency="KRW")], META)
-    relay = OutboxRelay(db, kafka_bootstrap, "ledger")
-    await relay.start()
-    await relay.drain()
-    await relay.stop()
+    await publish_outbox(db, kafka_bootstrap)
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
     await producer.start()
     runner = ProjectionRunner(_FailsOnThirteen(topic), db, kafka_bootstrap,
@@ -362,10 +363,7 @@ async def test_a_handler_bug_is_parked_not_mistaken_for_an_outage(make_db_url, m
     async with db.transaction() as conn:
         await EventStore("ledger", topic).append(conn, "a", 0, [ledger.Deposited(
             amount=1, currency="KRW")], META)
-    relay = OutboxRelay(db, kafka_bootstrap, "ledger")
-    await relay.start()
-    await relay.drain()
-    await relay.stop()
+    await publish_outbox(db, kafka_bootstrap)
     broker = KafkaBroker(kafka_bootstrap)
     handler = ReliableHandler("broken", db, envelope_decoder(ledger.registry),
                               _broken_handler, DeadLetters("broken", broker_send(broker)))

@@ -9,12 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from scenarios import seeds, y2021
-from scenarios.client import KafkaCommands, send_http
+from scenarios.client import KafkaCommands, published_events, send_http
 from services.committee.adapters import read_model
 from shared.db import Database
 from shared.deadletter import DeadLetters
-from shared.envelope import Envelope
-from shared.kafka_io import read_topic
 from shared.projection import checksum, rebuild
 from shared.tables import backbone, events
 from tests.conftest import BACKENDS
@@ -159,7 +157,7 @@ async def test_scoring_sees_a_meeting_held_as_evidence(stack, kafka_bootstrap):
     ok(sub, report, y2021.submitter("democracy"))
     for command in seeds.subcommittee_commands():
         ok(com, command)
-    [held] = [e for e in await published_events_of(kafka_bootstrap, com.prefix, "committee")
+    [held] = [e for e in await published_events(kafka_bootstrap, com.prefix, "committee")
               if e.event_type == "committee.MeetingHeld"]
 
     async def evidence():
@@ -170,8 +168,3 @@ async def test_scoring_sees_a_meeting_held_as_evidence(stack, kafka_bootstrap):
         return row if row["measure"].get("meetings_on_record") == 1 else None
     row = await wait_until(evidence, timeout=60)
     assert held.event_id in row["inputs"] and row["source"] == "measured"
-
-
-async def published_events_of(bootstrap: str, prefix: str, service: str):
-    return [Envelope.from_json(r.value)
-            for r in await read_topic(bootstrap, f"{prefix}.{service}.events")]

@@ -17,6 +17,7 @@ from shared.topics import events_topic
 
 from ..domain.events import ChainBroken, registry
 
+# The services whose event topics the audit side follows (the tools read the same).
 SERVICES = ("submission", "scoring", "committee", "grants")
 KEPT = ("institution_id", "committee_id", "meeting_id", "application_id", "organisation_id",
         "round_id", "cycle_id", "indicator_id", "reason", "rulebook_ref", "rules_ref",

@@ -8,7 +8,7 @@ from shared.store import EventStore, Metadata
 
 from ..domain.application import Application, application_stream
 from ..domain.errors import GrantRefused, InvalidState, UnknownTarget
-from ..domain.events import OrganisationEvaluated, registry
+from ..domain.events import OrganisationEvaluated, PenaltyImposed, registry
 from ..domain.grant_round import GrantRound, round_stream
 from ..domain.organisation import Organisation, organisation_stream
 from ..domain.rules import Candidate, load_rules
@@ -162,7 +162,7 @@ class GrantsHandlers:
         app, grant_round, award = await self._with_award(conn, cmd.application_id)
         events = app.check_self_funding(grant_round.state.rules, award)
         out = [(app, events)]
-        penalty = [e for e in events if type(e).__name__ == "PenaltyImposed"]
+        penalty = [e for e in events if isinstance(e, PenaltyImposed)]
         if penalty:  # the penalty counts against the organisation in the next round
             org = await self._load(conn, Organisation, organisation_stream(
                 app.state.received.organisation_id))
