@@ -136,6 +136,11 @@ async def _report(svc, institution: str, year: int):
         else None
 
 
+async def _held(bootstrap, prefix):
+    return [e for e in await published_events(bootstrap, prefix, "committee")
+            if e.event_type == "committee.MeetingHeld"]
+
+
 async def _refuse(*_):
     raise AssertionError("a rebuild of valid history must not dead-letter anything")
 
@@ -157,8 +162,8 @@ async def test_scoring_sees_a_meeting_held_as_evidence(stack, kafka_bootstrap):
     ok(sub, report, y2021.submitter("democracy"))
     for command in seeds.subcommittee_commands():
         ok(com, command)
-    [held] = [e for e in await published_events(kafka_bootstrap, com.prefix, "committee")
-              if e.event_type == "committee.MeetingHeld"]
+    # The HTTP answer comes at commit; the outbox relay publishes a moment later.
+    [held] = await wait_until(lambda: _held(kafka_bootstrap, com.prefix), timeout=60)
 
     async def evidence():
         card = get(sco, "/cycles/2021/scorecards/democracy")
