@@ -23,7 +23,18 @@ class ServiceSettings(BaseSettings):
     topic_prefix: str = Field("hyeopchi", description="First part of every topic name; "
                                                       "separates deployments on one cluster.")
 
+    database_url_file: str = Field("", description="Path of a file holding the database "
+                                   "URL (a mounted secret); wins over DATABASE_URL.")
+    ready_max_lag: int = Field(1000, description="Ready only while every consumer and "
+                               "projection is at most this many records behind.")
+    shutdown_grace_s: float = Field(20.0, description="Seconds SIGTERM may take to finish "
+                                    "in-flight work and flush the outbox.")
+    traces_exporter: str = Field("none", description="OpenTelemetry span exporter: none, "
+                                 "console, or memory (tests).")
+
     def database(self) -> str:
+        if self.database_url_file:
+            return Path(self.database_url_file).read_text().strip()
         if self.database_url:
             return self.database_url
         RUN_DIR.mkdir(exist_ok=True)
