@@ -22,4 +22,5 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 deploy/kafka/kafka.sh fetch >&2
+deploy/tools/asyncapi.sh install >&2
 echo "setup: ready (.venv/bin/hyeopchi)" >&2

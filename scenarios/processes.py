@@ -36,23 +36,32 @@ class ServiceProcess:
         self.proc: subprocess.Popen | None = None
         self.url = f"http://127.0.0.1:{port}"
 
-    def start(self, timeout: float = 60.0) -> "ServiceProcess":
+    def launch(self) -> "ServiceProcess":
+        """Start the process without waiting for it to be ready."""
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", f"services.{self.service}"],
                                      cwd=REPO, env=self.env, stdout=log, stderr=log)
+        return self
+
+    def start(self, timeout: float = 60.0) -> "ServiceProcess":
+        self.launch()
+        last = "no answer"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.service} exited {self.proc.returncode}: "
                                    f"{self.log_path.read_text()[-3000:]}")
             try:
-                if httpx.get(f"{self.url}/health/ready", timeout=1).status_code == 200:
+                answer = httpx.get(f"{self.url}/health/ready", timeout=1)
+                if answer.status_code == 200:
                     return self
-            except httpx.HTTPError:
-                pass
+                last = answer.text
+            except httpx.HTTPError as error:
+                last = repr(error)
             time.sleep(0.2)
         self.stop()
-        raise TimeoutError(f"{self.service} not ready: {self.log_path.read_text()[-3000:]}")
+        raise TimeoutError(f"{self.service} not ready ({last}): "
+                           f"{self.log_path.read_text()[-3000:]}")
 
     def stop(self, timeout: float = 30.0) -> int:
         if self.proc and self.proc.poll() is None:

@@ -8,6 +8,10 @@
   hyeopchi schemas DIR           write the JSON Schema of every event version of every service
   hyeopchi verify DATABASE_URL   check every hash chain in one service's event store
   hyeopchi audit COMMAND         auditors: replay, history, as-of, verify, export
+  hyeopchi contracts [--check]   write contracts/: AsyncAPI per service, event JSON Schemas
+  hyeopchi config [--check]      write deploy/CONFIGURATION.md from the settings classes
+  hyeopchi migrate SERVICE ACTION  schema migrations (Alembic): upgrade, downgrade,
+                                 current, check, stamp, history, revision -m MSG
 
 Services are found by name under services/ and loaded on demand: this module
 imports no service, and no service imports another.
@@ -71,6 +75,21 @@ def cmd_audit(args) -> int:
     return importlib.import_module("services.audit.cli").main(args.audit_args)
 
 
+def cmd_contracts(args) -> int:
+    from .contracts import main as contracts_main
+    return contracts_main(args.contracts_args)
+
+
+def cmd_config(args) -> int:
+    from .config_reference import main as config_main
+    return config_main(args.config_args)
+
+
+def cmd_migrate(args) -> int:
+    from .migrate import main as migrate_main
+    return migrate_main(args.migrate_args)
+
+
 def cmd_demo(args) -> int:
     from scenarios.demo import main as demo
     return demo(args)
@@ -97,6 +116,15 @@ def parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="auditors: replay, history, as-of, verify, export")
     audit.add_argument("audit_args", nargs=argparse.REMAINDER)
     audit.set_defaults(func=cmd_audit)
+    contracts = sub.add_parser("contracts", help="write (or --check) the published contracts")
+    contracts.add_argument("contracts_args", nargs=argparse.REMAINDER)
+    contracts.set_defaults(func=cmd_contracts)
+    conf = sub.add_parser("config", help="write/check the configuration reference")
+    conf.add_argument("config_args", nargs=argparse.REMAINDER)
+    conf.set_defaults(func=cmd_config)
+    mig = sub.add_parser("migrate", help="schema migrations of one service's database")
+    mig.add_argument("migrate_args", nargs=argparse.REMAINDER)
+    mig.set_defaults(func=cmd_migrate)
     schemas = sub.add_parser("schemas", help="export JSON Schema of every event version")
     schemas.add_argument("directory")
     schemas.set_defaults(func=cmd_schemas)
@@ -107,7 +135,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 PASSTHROUGH = {"test": "pytest_args", "kafka": "script_args", "postgres": "script_args",
-               "audit": "audit_args"}
+               "audit": "audit_args", "migrate": "migrate_args",
+               "config": "config_args", "contracts": "contracts_args"}
 
 
 def main(argv: list[str] | None = None) -> None:

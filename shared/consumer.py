@@ -25,6 +25,7 @@ from .faults import crash_point
 from .registry import DomainEvent, EventRegistry
 from .store import ConcurrencyError
 from .tables import inbox
+from .telemetry import HANDLER_SECONDS, MESSAGES
 
 log = structlog.get_logger("consumer")
 Outcome = Literal["applied", "duplicate", "dead-lettered"]
@@ -83,13 +84,15 @@ class ReliableHandler:
         self.counts = {"applied": 0, "duplicate": 0, "dead-lettered": 0}
 
     async def handle(self, delivery: Delivery) -> Outcome:
-        try:
-            decoded = self.decode(delivery)
-        except Exception as error:  # anything undecodable is bad input, with a reason
-            outcome = await self._park(delivery, f"undecodable: {_reason(error)}")
-        else:
-            outcome = await self._apply_once(delivery, decoded)
+        with HANDLER_SECONDS.labels(self.name).time():
+            try:
+                decoded = self.decode(delivery)
+            except Exception as error:  # anything undecodable is bad input, with a reason
+                outcome = await self._park(delivery, f"undecodable: {_reason(error)}")
+            else:
+                outcome = await self._apply_once(delivery, decoded)
         self.counts[outcome] += 1
+        MESSAGES.labels(self.name, outcome).inc()
         return outcome
 
     async def _apply_once(self, delivery: Delivery, decoded: Decoded) -> Outcome:

@@ -5,6 +5,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from .ids import utcnow
+from .telemetry import DEAD_LETTERS
 from .topics import dead_letter_topic
 
 Send = Callable[[str, bytes, bytes | None, list[tuple[str, bytes]]], Awaitable[None]]
@@ -40,6 +41,7 @@ class DeadLetters:
         ]
         await self._send(dead_letter_topic(delivery.topic), delivery.value or b"",
                          delivery.key, headers)
+        DEAD_LETTERS.labels(self.consumer).inc()
 
 
 def header(headers: tuple[tuple[str, bytes], ...] | list, name: str) -> str | None:

@@ -15,11 +15,16 @@ from .kafka_io import delivery_of
 
 
 def subscribe(broker: KafkaBroker, handler: ReliableHandler, *topics: str,
-              group_id: str) -> None:
-    @broker.subscriber(*topics, group_id=group_id, ack_policy=AckPolicy.NACK_ON_ERROR,
-                       auto_offset_reset="earliest", title=f"{handler.name}")
+              group_id: str):
+    """Returns the FastStream subscriber (its `.consumer` tells assignment and lag)."""
+    subscriber = broker.subscriber(*topics, group_id=group_id,
+                                   ack_policy=AckPolicy.NACK_ON_ERROR,
+                                   auto_offset_reset="earliest", title=f"{handler.name}")
+
+    @subscriber
     async def on_record(msg: KafkaMessage) -> None:
         await handler.handle(delivery_of(msg.raw_message))
+    return subscriber
 
 
 def broker_send(broker: KafkaBroker):

@@ -62,6 +62,27 @@ def install_health(app: FastAPI, ready: Callable[[], Awaitable[dict[str, bool]]]
                             status_code=200 if ok else 503)
 
 
+def install_metrics(app: FastAPI) -> None:
+    """Prometheus text exposition of this process's metrics at /metrics."""
+    from prometheus_client import make_asgi_app
+    app.mount("/metrics", make_asgi_app())
+
+
+OPERATIONS = ("/health/", "/metrics", "/docs", "/openapi.json")
+
+
+def install_start_gate(app: FastAPI, started: Callable[[], bool]) -> None:
+    """Until the service has started, every route but the probes answers 503."""
+    @app.middleware("http")
+    async def gate(request: Request, call_next):
+        if started() or request.url.path.startswith(OPERATIONS):
+            return await call_next(request)
+        answer = problem_response(503, "starting", "Service starting",
+                                  "waiting for the broker and the database; retry shortly")
+        answer.headers["Retry-After"] = "2"
+        return answer
+
+
 class EmbeddedServer(uvicorn.Server):
     """uvicorn inside a service process that handles SIGTERM itself."""
 
@@ -91,11 +112,15 @@ def command_router(db, execute, writes: list[tuple[str, type]],
     router = APIRouter(tags=["commands"])
 
     async def run(command, who: str, role: str, correlation_id: str | None) -> dict:
+        from .telemetry import tracer  # noqa: PLC0415
         try:
-            async with db.transaction() as conn:
-                appended = await execute(conn, command, Actor(id=who, role=role,
-                                                              kind="person"),
-                                         correlation_id or new_id())
+            # The span's context is stored with the outbox rows: the trace goes on
+            # in every service that consumes the events this command records.
+            with tracer.start_as_current_span(f"command {type(command).__name__}"):
+                async with db.transaction() as conn:
+                    appended = await execute(conn, command, Actor(id=who, role=role,
+                                                                  kind="person"),
+                                             correlation_id or new_id())
         except (*refusals, UnencodableText) as refused:
             raise Problem(str(refused), status=getattr(refused, "status", 422),
                           kind=getattr(refused, "kind", "invalid-text")) from refused

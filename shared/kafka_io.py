@@ -80,3 +80,21 @@ async def existing_topics(bootstrap: str) -> set[str]:
         return set(await admin.list_topics())
     finally:
         await admin.close()
+
+
+async def lag_of(consumer: AIOKafkaConsumer | None, committed: bool) -> int | None:
+    """Records not yet applied over the consumer's assigned partitions; None while it
+    has no assignment (not started, or still joining its group).
+
+    `committed`: measure from the group's committed offsets (acknowledged after the
+    DB commit) rather than the fetch position (a projection commits offsets in its
+    own database, in step with what it fetched)."""
+    if consumer is None or not (parts := list(consumer.assignment())):
+        return None
+    ends = await consumer.end_offsets(parts)
+    if committed:
+        starts = await consumer.beginning_offsets(parts)
+        done = {tp: await consumer.committed(tp) for tp in parts}
+        return sum(ends[tp] - (done[tp] if done[tp] is not None else starts[tp])
+                   for tp in parts)
+    return sum(ends[tp] - await consumer.position(tp) for tp in parts)

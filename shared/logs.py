@@ -36,7 +36,7 @@ def configure(service: str, level: str = "INFO", stream=sys.stderr) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(numeric)
-    for noisy in ("aiokafka", "kafka", "faststream", "uvicorn.error"):
+    for noisy in ("aiokafka", "kafka", "faststream", "uvicorn.error", "alembic"):
         logging.getLogger(noisy).setLevel(max(numeric, logging.WARNING))
     structlog.configure(
         processors=[*SHARED, structlog.processors.format_exc_info,

@@ -14,6 +14,7 @@ from .db import Database
 from .faults import crash_point
 from .kafka_io import reliable_producer
 from .tables import events, outbox
+from .telemetry import PUBLISHED, trace_headers
 
 log = structlog.get_logger("outbox")
 
@@ -36,7 +37,7 @@ class OutboxRelay:
         """Publish one batch; return how many events left the outbox."""
         async with self.db.reading() as conn:
             rows = (await conn.execute(
-                select(outbox.c.position, outbox.c.topic, events.c.body,
+                select(outbox.c.position, outbox.c.topic, outbox.c.trace_context, events.c.body,
                        events.c.stream_id, events.c.event_id, events.c.event_type,
                        events.c.schema_version)
                 .join(events, events.c.event_id == outbox.c.event_id)
@@ -52,6 +53,8 @@ class OutboxRelay:
             await conn.execute(delete(outbox).where(
                 outbox.c.position.in_([r.position for r in rows])))
         self.published += len(rows)
+        for r in rows:
+            PUBLISHED.labels(r.topic).inc()
         log.debug("published", count=len(rows), last_event_id=rows[-1].event_id)
         return len(rows)
 
@@ -73,7 +76,8 @@ class OutboxRelay:
 
 def _headers(row) -> list[tuple[str, bytes]]:
     return [("event_id", row.event_id.encode()), ("event_type", row.event_type.encode()),
-            ("schema_version", str(row.schema_version).encode())]
+            ("schema_version", str(row.schema_version).encode()),
+            *trace_headers(row.trace_context)]
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:

@@ -24,9 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from .db import Database
 from .deadletter import DeadLetters
 from .envelope import Envelope, canonical_json
-from .kafka_io import delivery_of, partitions_of
+from .kafka_io import delivery_of, lag_of, partitions_of
 from .registry import DomainEvent, EventRegistry
 from .tables import projection_offsets, projection_streams
+from .telemetry import PROJECTED
 
 log = structlog.get_logger("projection")
 
@@ -97,7 +98,12 @@ class ProjectionRunner:
             for record, why in bad:
                 await self.dead_letters.park(delivery_of(record), why)
         self.parked += len(bad)
+        PROJECTED.labels(self.p.name, "read").inc(len(records))
+        PROJECTED.labels(self.p.name, "parked").inc(len(bad))
         return len(records)
+
+    async def lag(self) -> int | None:
+        return await lag_of(self.consumer, committed=False)
 
     async def _apply_record(self, conn, record, versions: dict[str, int]) -> str | None:
         """Apply one record in a savepoint. A failure while the database answers is

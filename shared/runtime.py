@@ -15,17 +15,19 @@ from dataclasses import dataclass, field
 import structlog
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
-from sqlalchemy import MetaData, text
+from sqlalchemy import MetaData
 
-from . import logs
+from . import logs, migrate, telemetry
 from .consumer import Apply, Decoder, ReliableHandler
 from .db import Database
 from .deadletter import DeadLetters
 from .faststream_binding import broker_send, subscribe
-from .http import EmbeddedServer, install_health
+from .http import EmbeddedServer, install_health, install_metrics, install_start_gate
+from .kafka_io import lag_of
 from .outbox import OutboxRelay
 from .projection import Projection, ProjectionRunner
 from .settings import ServiceSettings
+from .store import EventStore
 from .tables import backbone
 from .topics import Topic, ensure_topics
 
@@ -40,6 +42,10 @@ class ConsumerSpec:
     topics: tuple[str, ...]
     decoder: Decoder
     apply: Callable[["Service"], Apply]  # built once the service's DB exists
+    # What a record on its topics is, for the published contract (shared/contracts.py):
+    # a pydantic model or type. None: told by a shared decoder (envelope_decoder's
+    # registry, command_decoder's message model).
+    message: Any = None
 
 
 @dataclass
@@ -58,10 +64,12 @@ class Service:
         self.db = Database(settings.database(), backbone, *spec.metadatas)
         self.bootstrap = settings.kafka_bootstrap_servers
         self.broker = KafkaBroker(self.bootstrap, client_id=spec.name,
-                                  logger=logs.library_logger("faststream"))
+                                  logger=logs.library_logger("faststream"),
+                                  middlewares=_middlewares(spec.name))
         self.relay = OutboxRelay(self.db, self.bootstrap, spec.name)
         self.runners: list[ProjectionRunner] = []
         self.handlers: list[ReliableHandler] = []
+        self.subscribers: dict[str, Any] = {}  # consumer name → FastStream subscriber
         self.stop_event = asyncio.Event()
         self.started = False
 
@@ -70,11 +78,14 @@ class Service:
         consumed = [Topic(t, "consumed") for c in self.spec.consumers for t in c.topics]
         await _retry("broker", lambda: asyncio.to_thread(
             ensure_topics, self.bootstrap, [*self.spec.owns, *consumed]))
-        await _retry("database", self.db.create_tables)
+        await _retry("database", lambda: asyncio.to_thread(
+            migrate.upgrade, self.db.url, self.spec.name, metadatas=self.db.metadatas),
+            fatal=(migrate.SchemaDrift,))
         for c in self.spec.consumers:
             handler = ReliableHandler(c.name, self.db, c.decoder, c.apply(self),
                                       DeadLetters(c.name, broker_send(self.broker)))
-            subscribe(self.broker, handler, *c.topics, group_id=f"{self.spec.name}.{c.name}")
+            self.subscribers[c.name] = subscribe(self.broker, handler, *c.topics,
+                                                 group_id=f"{self.spec.name}.{c.name}")
             self.handlers.append(handler)
         await self.relay.start()
         await self.broker.start()
@@ -86,37 +97,85 @@ class Service:
             self.runners.append(runner)
         self.started = True
 
+    async def lags(self) -> dict[str, int | None]:
+        """Records behind per consumer and projection (None: no partitions assigned
+        yet); also sets the lag gauges."""
+        found: dict[str, int | None] = {}
+        for name, subscriber in self.subscribers.items():
+            found[name] = await lag_of(subscriber.consumer, committed=True)
+        for runner in self.runners:
+            found[f"projection:{runner.p.name}"] = await runner.lag()
+        for name, lag in found.items():
+            if lag is not None:
+                telemetry.LAG.labels(name).set(lag)
+        return found
+
     async def ready(self) -> dict[str, bool]:
-        checks = {"started": self.started, "database": False, "broker": False}
-        try:
-            async with self.db.reading() as conn:
-                await conn.execute(text("SELECT 1"))
-            checks["database"] = True
-        except Exception:
-            pass
+        """Ready = started, database answers, broker answers, and every consumer and
+        projection holds its partitions and is at most READY_MAX_LAG behind."""
+        checks = {"started": self.started, "database": await self.db.reachable(),
+                  "broker": False}
         try:
             checks["broker"] = await self.broker.ping(timeout=2.0)
+            lags = await asyncio.wait_for(self.lags(), 5.0)
         except Exception:
-            pass
+            lags = {name: None for name in self.subscribers} | {
+                f"projection:{r.p.name}": None for r in self.runners}
+        bound = self.settings.ready_max_lag
+        checks |= {f"caught_up:{name}": lag is not None and lag <= bound
+                   for name, lag in lags.items()}
         return checks
+
+    async def watch(self, stop: asyncio.Event, every: float = 5.0) -> None:
+        """Keep the lag and outbox gauges current between scrapes."""
+        while not stop.is_set():
+            try:
+                await self.lags()
+                async with self.db.reading() as conn:
+                    telemetry.OUTBOX_BACKLOG.set(await EventStore.pending_publications(conn))
+            except Exception as error:  # a gauge may go stale; the service goes on
+                log.debug("watch_failed", error=type(error).__name__)
+            await _pause(stop, every)
 
     async def serve(self) -> None:
         """Run until SIGTERM/SIGINT, then shut down in order."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop_event.set)
-        await self.start()
-        tasks = [asyncio.create_task(self.relay.run(self.stop_event))]
-        tasks += [asyncio.create_task(r.run(self.stop_event)) for r in self.runners]
+        # HTTP first: live at once, not ready (and no commands) until started.
         server = self._http_server()
+        tasks = [asyncio.create_task(server.serve())] if server else []
+        if await self._start_unless_stopped():
+            tasks += [asyncio.create_task(self.relay.run(self.stop_event)),
+                      asyncio.create_task(self.watch(self.stop_event))]
+            tasks += [asyncio.create_task(r.run(self.stop_event)) for r in self.runners]
+            log.info("service_started", projections=len(self.runners),
+                     consumers=len(self.handlers))
+            await self.stop_event.wait()
+        grace = self.settings.shutdown_grace_s
+        log.info("service_stopping", grace_s=grace)
+        try:
+            await asyncio.wait_for(self._shut_down(server, tasks), grace)
+        except TimeoutError:  # nothing acknowledged is lost: offsets follow commits
+            log.error("shutdown_over_grace", grace_s=grace)
+            raise SystemExit(1)
+        log.info("service_stopped", published_on_exit=self.relay.published)
+
+    async def _start_unless_stopped(self) -> bool:
+        starting = asyncio.create_task(self.start())
+        stopping = asyncio.create_task(self.stop_event.wait())
+        await asyncio.wait([starting, stopping], return_when=asyncio.FIRST_COMPLETED)
+        if starting.done():
+            stopping.cancel()
+            starting.result()  # a start that gave up raises here
+            return True
+        starting.cancel()  # SIGTERM while still waiting for the broker or database
+        log.info("stopped_before_started")
+        return False
+
+    async def _shut_down(self, server, tasks) -> None:
         if server:
-            tasks.append(asyncio.create_task(server.serve()))
-        log.info("service_started", projections=len(self.runners),
-                 consumers=len(self.handlers))
-        await self.stop_event.wait()
-        log.info("service_stopping")
-        if server:
-            server.should_exit = True
+            server.should_exit = True     # stop taking HTTP commands; finish in-flight
         await self.broker.stop()          # in-flight handler finishes, group is left
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.relay.drain()          # flush what was appended meanwhile
@@ -124,13 +183,14 @@ class Service:
         for runner in self.runners:
             await runner.stop()
         await self.db.dispose()
-        log.info("service_stopped")
 
     def _http_server(self) -> EmbeddedServer | None:
         if not self.spec.http:
             return None
         app = self.spec.http(self)
         install_health(app, self.ready)
+        install_metrics(app)
+        install_start_gate(app, lambda: self.started)
         import uvicorn
         config = uvicorn.Config(app, host=self.settings.http_host,
                                 port=self.settings.http_port, log_config=None,
@@ -138,11 +198,16 @@ class Service:
         return EmbeddedServer(config)
 
 
-async def _retry(what: str, action, attempts: int = 120) -> None:
+async def _retry(what: str, action, attempts: int = 120,
+                 fatal: tuple[type[Exception], ...] = ()) -> None:
+    """Retry while what it needs is away; a `fatal` error (say, a schema that does
+    not match the code) is raised at once: waiting would not mend it."""
     for attempt in range(1, attempts + 1):
         try:
             await action()
             return
+        except fatal:
+            raise
         except Exception as error:
             if attempt == attempts:
                 raise
@@ -151,8 +216,31 @@ async def _retry(what: str, action, attempts: int = 120) -> None:
             await asyncio.sleep(min(5.0, 0.2 * attempt))
 
 
+async def _pause(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        pass
+
+
+_MIDDLEWARES: list = []
+
+
+def _middlewares(service: str) -> list:
+    """FastStream's Prometheus and OpenTelemetry middlewares, made once per process
+    (Prometheus refuses to register the same metric twice)."""
+    if not _MIDDLEWARES:
+        from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+        from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+        from prometheus_client import REGISTRY
+        _MIDDLEWARES.extend([KafkaTelemetryMiddleware(),
+                             KafkaPrometheusMiddleware(registry=REGISTRY, app_name=service)])
+    return _MIDDLEWARES
+
+
 def main(spec: ServiceSpec, settings: ServiceSettings) -> None:
     logs.configure(spec.name, settings.log_level)
+    telemetry.configure_tracing(spec.name, settings.traces_exporter)
 
     async def run() -> None:  # aiokafka clients must be made inside the loop
         await Service(spec, settings).serve()

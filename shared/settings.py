@@ -30,7 +30,7 @@ class ServiceSettings(BaseSettings):
     shutdown_grace_s: float = Field(20.0, description="Seconds SIGTERM may take to finish "
                                     "in-flight work and flush the outbox.")
     traces_exporter: str = Field("none", description="OpenTelemetry span exporter: none, "
-                                 "console, or memory (tests).")
+                                 "console, or file:PATH (one JSON line per span).")
 
     def database(self) -> str:
         if self.database_url_file:

@@ -17,6 +17,7 @@ from .envelope import GENESIS_HASH, Actor, ChainVerifier, Envelope, seal
 from .ids import new_id, utcnow
 from .registry import DomainEvent
 from .tables import events, outbox
+from .telemetry import current_trace_context
 
 
 class ConcurrencyError(Exception):
@@ -55,8 +56,10 @@ class EventStore:
             await conn.execute(insert(events), [_row(e) for e in sealed])
         except IntegrityError as race:
             raise ConcurrencyError(stream_id, expected_version, None) from race
+        trace = current_trace_context()
         await conn.execute(insert(outbox), [
-            {"event_id": e.event_id, "topic": self.topic} for e in sealed])
+            {"event_id": e.event_id, "topic": self.topic, "trace_context": trace}
+            for e in sealed])
         return sealed
 
     def _seal(self, stream_id: str, version: int, head: str,

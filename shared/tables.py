@@ -27,6 +27,9 @@ outbox = Table(
     Column("position", Position, primary_key=True, autoincrement=True),
     Column("event_id", String(36), nullable=False, unique=True),
     Column("topic", String(200), nullable=False),
+    # W3C trace context of the appending request, sent as Kafka headers so a trace
+    # follows the event into the services that consume it.
+    Column("trace_context", Text, nullable=True),
 )
 
 # Ids of messages a consumer has applied, written with the effects (exactly-once

@@ -10,6 +10,7 @@ from shared.topics import Topic, events_topic, prefix
 from .adapters import intake, read_model
 from .adapters.http_api import build_api
 from .adapters.committee_contract import committee_events
+from .adapters.ingress_contract import ExternalMessage
 from .adapters.submission_contract import submission_events
 from .app.facts_store import write_side
 from .app.handlers import ScoringHandlers
@@ -44,7 +45,7 @@ def spec() -> runtime.ServiceSpec:
                 apply=lambda svc: intake.on_committee_event(app_for(svc))),
             runtime.ConsumerSpec(
                 name="external-facts", topics=tuple(t.name for t in ingress_topics()),
-                decoder=intake.decode_external,
+                decoder=intake.decode_external, message=ExternalMessage,
                 apply=lambda svc: intake.on_external_event(app_for(svc))),
         ],
         projections=[read_model.ScorecardProjection],

@@ -1,6 +1,8 @@
 """Entry point of the submission service: `hyeopchi run submission`."""
 from __future__ import annotations
 
+from pydantic import Field
+
 from shared import runtime
 from shared.settings import ServiceSettings
 from shared.store import EventStore
@@ -27,6 +29,9 @@ def spec() -> runtime.ServiceSpec:
 class Settings(ServiceSettings):
     service_name: str = NAME
     http_port: int = 8101
+    rulebook_dir: str = Field("", description="Folder of rulebook JSON files "
+                              "(`<year>.json`, `<year>-v<n>.json`); empty = the rulebooks "
+                              "shipped in services/submission/rulebooks/.")
 
 
 def main() -> None:

@@ -1,0 +1,177 @@
+"""Operating one service on its own: start order, readiness, SIGTERM mid-stream,
+metrics, and a trace that crosses services (issue 8)."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+import uuid
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from scenarios import y2021
+from scenarios.client import KafkaCommands, send_http
+from scenarios.processes import KAFKA_SH, script
+from shared.db import Database
+from shared.tables import events, outbox
+from tests.conftest import BACKENDS, free_port
+from tests.integration.helpers import ServiceProcess, read_topic, wait_until
+
+pytestmark = pytest.mark.integration
+N = 600  # commands queued before the service is told to stop
+
+
+def _status(svc: ServiceProcess, path: str) -> int | None:
+    try:
+        return httpx.get(f"{svc.url}{path}", timeout=3).status_code
+    except httpx.HTTPError:
+        return None
+
+
+async def _status_is(svc, path, code):
+    return _status(svc, path) == code
+
+
+def _register(i: int) -> dict:
+    return {"command_type": "RegisterInstitution", "institution_id": f"ops-{i:04d}",
+            "name_ko": f"기관 {i}", "kind": "bureau"}
+
+
+async def _stored(url: str) -> tuple[dict[str, int], int]:
+    """Events per type in a service's store, and rows still waiting in its outbox."""
+    db = Database(url)
+    try:
+        async with db.reading() as conn:
+            rows = (await conn.execute(select(events.c.event_type, func.count())
+                                       .group_by(events.c.event_type))).all()
+            pending = await conn.scalar(select(func.count()).select_from(outbox))
+    finally:
+        await db.dispose()
+    return dict(rows), pending
+
+
+def _log_events(svc: ServiceProcess) -> list[dict]:
+    found = []
+    for line in svc.log_path.read_text(errors="replace").splitlines():
+        try:
+            found.append(json.loads(line))
+        except ValueError:
+            pass
+    return found
+
+
+@BACKENDS
+async def test_sigterm_mid_stream_then_restart_loses_and_doubles_nothing(
+        make_db_url, kafka_bootstrap, tmp_path):
+    prefix, url = f"t{uuid.uuid4().hex[:8]}", make_db_url()
+    svc = ServiceProcess("submission", database_url=url, bootstrap=kafka_bootstrap,
+                         port=free_port(), topic_prefix=prefix,
+                         log_path=tmp_path / "submission.log",
+                         extra_env={"READY_MAX_LAG": "0"})
+    svc.start()  # alone: no other service runs
+    assert send_http(svc.url, {"command_type": "OpenCycle", "year": 2021,
+                               "deadline": "2031-01-01T00:00:00+09:00"},
+                     y2021.OFFICER).status_code == 201
+    async with KafkaCommands(kafka_bootstrap, prefix) as kafka:
+        for i in range(N):
+            await kafka.send(_register(i))
+    assert await wait_until(lambda: _status_is(svc, "/health/ready", 503), timeout=30), \
+        "a service with a backlog of commands must not report ready"
+
+    async def some_applied():
+        counts, _ = await _stored(url)
+        return counts.get("submission.InstitutionRegistered", 0) >= 20
+    await wait_until(some_applied, timeout=60)
+    svc.proc.send_signal(signal.SIGTERM)
+    began = time.monotonic()
+    code = svc.proc.wait(timeout=40)
+    took = time.monotonic() - began
+    assert code == 0, svc.log_path.read_text()[-3000:]
+    counts, pending = await _stored(url)
+    at_stop = counts.get("submission.InstitutionRegistered", 0)
+    assert 20 <= at_stop < N, f"the stop came after the stream ended ({at_stop} of {N})"
+    assert pending == 0, "SIGTERM must flush the outbox"
+    names = [e.get("event") for e in _log_events(svc)]
+    assert names.index("service_stopping") < names.index("service_stopped")
+    assert took < 20, f"shutdown took {took:.1f} s, over SHUTDOWN_GRACE_S"
+
+    svc.launch()  # ready again only once the backlog is applied (READY_MAX_LAG=0)
+    await wait_until(lambda: _status_is(svc, "/health/ready", 200), timeout=240)
+    counts, pending = await _stored(url)
+    assert counts == {"submission.CycleOpened": 1, "submission.InstitutionRegistered": N}
+    assert pending == 0
+    published = await read_topic(kafka_bootstrap, f"{prefix}.submission.events")
+    ids = [json.loads(r.value)["event_id"] for r in published]
+    assert len(ids) == len(set(ids)) == N + 1, "each event published once, none lost"
+    svc.stop()
+
+
+async def test_started_before_the_broker_it_waits_and_readiness_follows_the_broker(
+        tmp_path):
+    name, port = f"ops-{os.getpid()}", free_port()
+    controller = str(free_port())
+    svc = ServiceProcess("submission", database_url=f"sqlite:///{tmp_path / 's.db'}",
+                         bootstrap=f"127.0.0.1:{port}", port=free_port(),
+                         topic_prefix=f"t{uuid.uuid4().hex[:8]}",
+                         log_path=tmp_path / "submission.log").launch()
+    try:
+        await wait_until(lambda: _status_is(svc, "/health/live", 200), timeout=60)
+        assert _status(svc, "/health/ready") == 503
+        early = httpx.post(f"{svc.url}/commands/open-cycle", json={}, timeout=5)
+        assert early.status_code == 503 and early.json()["type"].endswith(":starting")
+        await wait_until(lambda: _waiting_for_broker(svc), timeout=30)
+
+        script(KAFKA_SH, "start", "--name", name, "--port", port,
+               "--controller-port", controller, "--heap", "384m")
+        await wait_until(lambda: _status_is(svc, "/health/ready", 200), timeout=120)
+        script(KAFKA_SH, "kill", "--name", name)
+        await wait_until(lambda: _status_is(svc, "/health/ready", 503), timeout=60)
+        body = httpx.get(f"{svc.url}/health/ready", timeout=10).json()
+        assert body["checks"]["broker"] is False and body["checks"]["database"] is True
+        script(KAFKA_SH, "start", "--name", name, "--port", port,
+               "--controller-port", controller, "--heap", "384m")
+        await wait_until(lambda: _status_is(svc, "/health/ready", 200), timeout=120)
+        svc.proc.send_signal(signal.SIGTERM)
+        assert svc.proc.wait(timeout=40) == 0
+    finally:
+        svc.stop()
+        subprocess.run([str(KAFKA_SH), "wipe", "--name", name], capture_output=True)
+
+
+async def _waiting_for_broker(svc):
+    return any(e.get("event") == "waiting_for" and e.get("what") == "broker"
+               for e in _log_events(svc))
+
+
+async def test_metrics_and_a_trace_across_two_services(stack, tmp_path, kafka_bootstrap):
+    spans = tmp_path / "spans.jsonl"
+    sub, sco = stack("submission", "scoring", env={"TRACES_EXPORTER": f"file:{spans}"})
+    assert send_http(sub.url, {"command_type": "OpenCycle", "year": 2021,
+                               "deadline": "2031-01-01T00:00:00+09:00"},
+                     y2021.OFFICER).status_code == 201
+
+    async def traced_in_scoring():
+        lines = spans.read_text().splitlines() if spans.exists() else []
+        return [json.loads(x) for x in lines] if any(
+            '"service": "scoring"' in x for x in lines) else None
+    found = await wait_until(traced_in_scoring, timeout=60)
+    [command] = [s for s in found if s["name"] == "command OpenCycle"]
+    downstream = [s for s in found if s["service"] == "scoring"]
+    assert downstream and all(s["trace_id"] == command["trace_id"] for s in downstream), \
+        "the event's consumer must continue the trace of the command that recorded it"
+
+    async def scraped():
+        text = httpx.get(f"{sco.url}/metrics", timeout=10).text
+        return text if 'hyeopchi_messages_consumed_total{consumer="submission-facts",' \
+                       'outcome="applied"} 1.0' in text else None
+    text = await wait_until(scraped, timeout=30)
+    for metric in ("hyeopchi_handler_seconds_bucket", "hyeopchi_consumer_lag",
+                   "hyeopchi_outbox_backlog", "faststream_received_messages_total"):
+        assert metric in text, metric
+    published = httpx.get(f"{sub.url}/metrics", timeout=10).text
+    assert f'hyeopchi_events_published_total{{topic="{sub.prefix}.submission.events"}} 1.0' \
+        in published
