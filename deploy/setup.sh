@@ -23,4 +23,5 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
 fi
 deploy/kafka/kafka.sh fetch >&2
 deploy/tools/asyncapi.sh install >&2
+bash deploy/tools/kubeconform.sh >&2
 echo "setup: ready (.venv/bin/hyeopchi)" >&2

@@ -52,7 +52,7 @@ class ServiceProcess:
                 raise RuntimeError(f"{self.service} exited {self.proc.returncode}: "
                                    f"{self.log_path.read_text()[-3000:]}")
             try:
-                answer = httpx.get(f"{self.url}/health/ready", timeout=1)
+                answer = httpx.get(f"{self.url}/health/ready", timeout=5)
                 if answer.status_code == 200:
                     return self
                 last = answer.text

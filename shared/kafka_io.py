@@ -94,7 +94,7 @@ async def lag_of(consumer: AIOKafkaConsumer | None, committed: bool) -> int | No
     ends = await consumer.end_offsets(parts)
     if committed:
         starts = await consumer.beginning_offsets(parts)
-        done = {tp: await consumer.committed(tp) for tp in parts}
+        done = dict(zip(parts, await asyncio.gather(*map(consumer.committed, parts))))
         return sum(ends[tp] - (done[tp] if done[tp] is not None else starts[tp])
                    for tp in parts)
     return sum(ends[tp] - await consumer.position(tp) for tp in parts)

@@ -100,11 +100,11 @@ class Service:
     async def lags(self) -> dict[str, int | None]:
         """Records behind per consumer and projection (None: no partitions assigned
         yet); also sets the lag gauges."""
-        found: dict[str, int | None] = {}
-        for name, subscriber in self.subscribers.items():
-            found[name] = await lag_of(subscriber.consumer, committed=True)
-        for runner in self.runners:
-            found[f"projection:{runner.p.name}"] = await runner.lag()
+        names = [*self.subscribers, *(f"projection:{r.p.name}" for r in self.runners)]
+        lags = await asyncio.gather(
+            *(lag_of(s.consumer, committed=True) for s in self.subscribers.values()),
+            *(r.lag() for r in self.runners))
+        found = dict(zip(names, lags))
         for name, lag in found.items():
             if lag is not None:
                 telemetry.LAG.labels(name).set(lag)
@@ -115,9 +115,8 @@ class Service:
         projection holds its partitions and is at most READY_MAX_LAG behind."""
         checks = {"started": self.started, "database": await self.db.reachable(),
                   "broker": False}
-        try:
-            checks["broker"] = await self.broker.ping(timeout=2.0)
-            lags = await asyncio.wait_for(self.lags(), 5.0)
+        try:  # bounded: a probe must answer even while the broker is away
+            checks["broker"], lags = await asyncio.wait_for(self._broker_checks(), 3.0)
         except Exception:
             lags = {name: None for name in self.subscribers} | {
                 f"projection:{r.p.name}": None for r in self.runners}
@@ -125,6 +124,9 @@ class Service:
         checks |= {f"caught_up:{name}": lag is not None and lag <= bound
                    for name, lag in lags.items()}
         return checks
+
+    async def _broker_checks(self) -> tuple[bool, dict[str, int | None]]:
+        return await self.broker.ping(timeout=2.0), await self.lags()
 
     async def watch(self, stop: asyncio.Event, every: float = 5.0) -> None:
         """Keep the lag and outbox gauges current between scrapes."""
