@@ -213,7 +213,7 @@ async def late_amendment(sub: ServiceProcess, report: dict) -> None:
 
 async def scoring(sco: ServiceProcess, reports: list[dict]) -> None:
     evidence_in = y2021.all_evidence_in(reports)
-    cards = await wait_until(lambda: _scored(sco, evidence_in), timeout=120)
+    cards = await wait_until(lambda: _scored(sco, evidence_in), timeout=600)
     sources = Counter(i["source"] for c in cards for i in c["indicators"])
     silent = next(c for c in cards if c["institution_id"] == "emergency")
     say(9, f"scoring computed {sum(sources.values())} scores {dict(sorted(sources.items()))}; "

@@ -64,8 +64,12 @@ def install_health(app: FastAPI, ready: Callable[[], Awaitable[dict[str, bool]]]
 
 def install_metrics(app: FastAPI) -> None:
     """Prometheus text exposition of this process's metrics at /metrics."""
-    from prometheus_client import make_asgi_app
-    app.mount("/metrics", make_asgi_app())
+    from fastapi import Response  # noqa: PLC0415
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest  # noqa: PLC0415
+
+    @app.get("/metrics", tags=["health"], include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
 OPERATIONS = ("/health/", "/metrics", "/docs", "/openapi.json")

@@ -74,7 +74,7 @@ async def test_2021_scoring_from_reports_to_signed_off_ranking(stack, kafka_boot
     reports = await feed_2021(sub, sco, kafka_bootstrap)
     work = expert_work(reports)
     cards = await wait_until(lambda: scored(sco, y2021.all_evidence_in(reports)),
-                             timeout=120)
+                             timeout=600)  # a wait, not a speed claim
     by_id = {c["institution_id"]: {i["indicator_id"]: i for i in c["indicators"]}
              for c in cards}
 
