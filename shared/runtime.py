@@ -65,7 +65,9 @@ class Service:
         self.bootstrap = settings.kafka_bootstrap_servers
         self.broker = KafkaBroker(self.bootstrap, client_id=spec.name,
                                   logger=logs.library_logger("faststream"),
-                                  middlewares=_middlewares(spec.name))
+                                  middlewares=_middlewares(spec.name),
+                                  # on stop, wait for the handler in flight to commit
+                                  graceful_timeout=settings.shutdown_grace_s / 2)
         self.relay = OutboxRelay(self.db, self.bootstrap, spec.name)
         self.runners: list[ProjectionRunner] = []
         self.handlers: list[ReliableHandler] = []
