@@ -49,17 +49,18 @@ def install_problem_handlers(app: FastAPI) -> None:
                                 errors=errors)
 
 
-def install_health(app: FastAPI, ready: Callable[[], Awaitable[dict[str, bool]]]) -> None:
+def install_health(app: FastAPI,
+                   ready: Callable[[], Awaitable[tuple[dict[str, bool], dict]]]) -> None:
     @app.get("/health/live", tags=["health"])
     async def live() -> dict:
         return {"status": "live"}
 
     @app.get("/health/ready", tags=["health"])
     async def readiness() -> JSONResponse:
-        checks = await ready()
+        checks, lags = await ready()
         ok = all(checks.values())
-        return JSONResponse({"status": "ready" if ok else "not-ready", "checks": checks},
-                            status_code=200 if ok else 503)
+        return JSONResponse({"status": "ready" if ok else "not-ready", "checks": checks,
+                             "lag": lags}, status_code=200 if ok else 503)
 
 
 def install_metrics(app: FastAPI) -> None:

@@ -82,19 +82,14 @@ async def existing_topics(bootstrap: str) -> set[str]:
         await admin.close()
 
 
-async def lag_of(consumer: AIOKafkaConsumer | None, committed: bool) -> int | None:
-    """Records not yet applied over the consumer's assigned partitions; None while it
-    has no assignment (not started, or still joining its group).
-
-    `committed`: measure from the group's committed offsets (acknowledged after the
-    DB commit) rather than the fetch position (a projection commits offsets in its
-    own database, in step with what it fetched)."""
+async def group_lag(consumer: AIOKafkaConsumer | None) -> int | None:
+    """Records not yet applied over a group consumer's assigned partitions, from the
+    group's committed offsets (acknowledged only after the DB commit); None while it
+    has no assignment (not started, or still joining its group)."""
     if consumer is None or not (parts := list(consumer.assignment())):
         return None
     ends = await consumer.end_offsets(parts)
-    if committed:
-        starts = await consumer.beginning_offsets(parts)
-        done = dict(zip(parts, await asyncio.gather(*map(consumer.committed, parts))))
-        return sum(ends[tp] - (done[tp] if done[tp] is not None else starts[tp])
-                   for tp in parts)
-    return sum(ends[tp] - await consumer.position(tp) for tp in parts)
+    starts = await consumer.beginning_offsets(parts)
+    done = dict(zip(parts, await asyncio.gather(*map(consumer.committed, parts))))
+    return sum(ends[tp] - (done[tp] if done[tp] is not None else starts[tp])
+               for tp in parts)

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from .db import Database
 from .deadletter import DeadLetters
 from .envelope import Envelope, canonical_json
-from .kafka_io import delivery_of, lag_of, partitions_of
+from .kafka_io import delivery_of, partitions_of
 from .registry import DomainEvent, EventRegistry
 from .tables import projection_offsets, projection_streams
 from .telemetry import PROJECTED
@@ -102,8 +102,15 @@ class ProjectionRunner:
         PROJECTED.labels(self.p.name, "parked").inc(len(bad))
         return len(records)
 
-    async def lag(self) -> int | None:
-        return await lag_of(self.consumer, committed=False)
+    async def uncommitted(self) -> int | None:
+        """Records not yet committed into the read model (from the offsets stored
+        with it, not the fetch position: a fetched batch may not be applied yet)."""
+        if self.consumer is None or not (parts := list(self.consumer.assignment())):
+            return None
+        ends = await self.consumer.end_offsets(parts)
+        starts = await self.consumer.beginning_offsets(parts)
+        stored = await self._stored_offsets()
+        return sum(ends[tp] - stored.get(tp, starts[tp]) for tp in parts)
 
     async def _apply_record(self, conn, record, versions: dict[str, int]) -> str | None:
         """Apply one record in a savepoint. A failure while the database answers is

@@ -23,7 +23,7 @@ from .db import Database
 from .deadletter import DeadLetters
 from .faststream_binding import broker_send, subscribe
 from .http import EmbeddedServer, install_health, install_metrics, install_start_gate
-from .kafka_io import lag_of
+from .kafka_io import group_lag
 from .outbox import OutboxRelay
 from .projection import Projection, ProjectionRunner
 from .settings import ServiceSettings
@@ -104,15 +104,15 @@ class Service:
         yet); also sets the lag gauges."""
         names = [*self.subscribers, *(f"projection:{r.p.name}" for r in self.runners)]
         lags = await asyncio.gather(
-            *(lag_of(s.consumer, committed=True) for s in self.subscribers.values()),
-            *(r.lag() for r in self.runners))
+            *(group_lag(s.consumer) for s in self.subscribers.values()),
+            *(r.uncommitted() for r in self.runners))
         found = dict(zip(names, lags))
         for name, lag in found.items():
             if lag is not None:
                 telemetry.LAG.labels(name).set(lag)
         return found
 
-    async def ready(self) -> dict[str, bool]:
+    async def ready(self) -> tuple[dict[str, bool], dict[str, int | None]]:
         """Ready = started, database answers, broker answers, and every consumer and
         projection holds its partitions and is at most READY_MAX_LAG behind."""
         checks = {"started": self.started, "database": await self.db.reachable(),
@@ -125,7 +125,7 @@ class Service:
         bound = self.settings.ready_max_lag
         checks |= {f"caught_up:{name}": lag is not None and lag <= bound
                    for name, lag in lags.items()}
-        return checks
+        return checks, lags
 
     async def _broker_checks(self) -> tuple[bool, dict[str, int | None]]:
         return await self.broker.ping(timeout=2.0), await self.lags()
