@@ -16,9 +16,13 @@ from shared.kafka_io import read_topic
 OFFICER = {"id": "officer-1", "role": "governance_officer", "kind": "person"}
 
 
+def auth_headers(actor: dict) -> dict[str, str]:
+    """The headers that authenticate `actor` ({"id", "role", …}) to a service."""
+    return {"X-Actor-Id": actor["id"], "X-Actor-Role": actor["role"]}
+
+
 def post(url: str, path: str, body: dict, actor: dict = OFFICER) -> httpx.Response:
-    return httpx.post(f"{url}{path}", json=body, timeout=30,
-                      headers={"X-Actor-Id": actor["id"], "X-Actor-Role": actor["role"]})
+    return httpx.post(f"{url}{path}", json=body, timeout=30, headers=auth_headers(actor))
 
 
 PATHS = {"OpenCycle": "/cycles", "SetDeadline": "/cycles/deadline",
