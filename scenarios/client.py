@@ -10,18 +10,28 @@ import uuid
 import httpx
 from aiokafka import AIOKafkaProducer
 
+from scenarios.sso import dev_sso
 from shared.envelope import Envelope
 from shared.kafka_io import read_topic
 
 OFFICER = {"id": "officer-1", "role": "governance_officer", "kind": "person"}
 
 
-def auth_headers(actor: dict) -> dict[str, str]:
-    """The headers that authenticate `actor` ({"id", "role", …}) to a service."""
-    return {"X-Actor-Id": actor["id"], "X-Actor-Role": actor["role"]}
+def auth_headers(actor: dict | None) -> dict[str, str]:
+    """The headers that authenticate `actor` ({"id", "role", …}) to a service: a
+    bearer token from the development SSO. None = no token (the public)."""
+    return {"Authorization": f"Bearer {dev_sso().issue(actor)}"} if actor else {}
 
 
-def post(url: str, path: str, body: dict, actor: dict = OFFICER) -> httpx.Response:
+AUDITOR = {"id": "auditor-1", "role": "auditor", "kind": "person"}
+
+
+def read(url: str, path: str, actor: dict | None = AUDITOR) -> httpx.Response:
+    """GET a read model as `actor` (the auditor reads everything; None = the public)."""
+    return httpx.get(f"{url}{path}", timeout=30, headers=auth_headers(actor))
+
+
+def post(url: str, path: str, body: dict, actor: dict | None = OFFICER) -> httpx.Response:
     return httpx.post(f"{url}{path}", json=body, timeout=30, headers=auth_headers(actor))
 
 
@@ -62,7 +72,7 @@ GRANTS_PATHS = {"OpenRound": "/rounds", "CloseApplications": "/rounds/closing",
 ALL_PATHS = {**PATHS, **SCORING_PATHS, **COMMITTEE_PATHS, **GRANTS_PATHS}
 
 
-def send_http(url: str, command: dict, actor: dict = OFFICER) -> httpx.Response:
+def send_http(url: str, command: dict, actor: dict | None = OFFICER) -> httpx.Response:
     """POST a command to the service that takes it (by its command_type)."""
     return post(url, ALL_PATHS[command["command_type"]], command, actor)
 
@@ -97,8 +107,8 @@ class KafkaCommands:
         """Commands on one key are applied in order: use the aggregate's owner (the
         institution, or the committee for everything about it and its meetings)."""
         command_id = command_id or str(uuid.uuid4())
-        body = {"command_id": command_id, "schema_version": 1, "actor": actor,
-                "command": command}
+        body = {"command_id": command_id, "schema_version": 2,
+                "token": dev_sso().issue(actor), "command": command}
         key = key or command.get("institution_id") or command.get("committee_id") or "cycle"
         await self.send_raw(json.dumps(body, ensure_ascii=False).encode(), key=key)
         return command_id

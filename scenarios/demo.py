@@ -15,10 +15,9 @@ import socket
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
-import httpx
 
 from scenarios import grants2021, seeds, y2021
-from scenarios.client import KafkaCommands, published_events, send_external, send_http
+from scenarios.client import KafkaCommands, published_events, read, send_external, send_http
 from scenarios.processes import KAFKA_SH, REPO, ServiceProcess, script, wait_until
 from shared.db import Database
 from shared.deadletter import header
@@ -41,7 +40,7 @@ def free_port() -> int:
 
 
 def get(svc: ServiceProcess, path: str):
-    return httpx.get(f"{svc.url}{path}", timeout=30).json()
+    return read(svc.url, f"{path}").json()
 
 
 def main(args) -> int:
@@ -178,8 +177,11 @@ async def submissions(sub: ServiceProcess, bootstrap: str) -> list[dict]:
 
 async def refusals(sub: ServiceProcess, bootstrap: str) -> None:
     say(6, "bad input is refused with a reason and stores nothing:")
-    for _words, command in y2021.bad_reports():
-        answer = send_http(sub.url, command, y2021.submitter("emergency"))
+    foreign = y2021.report_command("finance", __import__("random").Random(3))
+    for command, actor in [*((c, y2021.submitter(c["institution_id"]))
+                             for _words, c in y2021.bad_reports()),
+                           (foreign, y2021.submitter("emergency")), (foreign, None)]:
+        answer = send_http(sub.url, command, actor)
         print(f"      HTTP {answer.status_code} {answer.json()['type'].split(':')[-1]}: "
               f"{answer.json()['detail'][:100]}")
     async with KafkaCommands(bootstrap, "hyeopchi") as kafka:
@@ -302,7 +304,7 @@ async def audit(services: list[ServiceProcess], bootstrap: str) -> int:
 
 
 async def _minuted(svc, meeting_id: str):
-    answer = httpx.get(f"{svc.url}/meetings/{meeting_id}", timeout=30)
+    answer = read(svc.url, f"/meetings/{meeting_id}")
     return answer.json() if answer.status_code == 200 and answer.json()["disclosure"] else None
 
 
@@ -326,7 +328,7 @@ async def _scored(sco, ready):
 
 
 async def _final(sco):
-    answer = httpx.get(f"{sco.url}/cycles/2021/results", timeout=30)
+    answer = read(sco.url, "/cycles/2021/results")
     return answer.json() if answer.status_code == 200 else None
 
 

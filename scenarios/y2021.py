@@ -57,7 +57,7 @@ ORG_REGISTRY = {"id": "seoul-org-registry", "role": "city_system", "kind": "syst
 
 def submitter(institution_id: str) -> dict:
     return {"id": f"submitter-{institution_id}", "role": "institution_submitter",
-            "kind": "person"}
+            "kind": "person", "institution_id": institution_id}
 
 
 def institution_commands() -> list[dict]:

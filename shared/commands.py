@@ -8,13 +8,16 @@ command is stored, and a redelivered command id is a no-op (the inbox).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from .consumer import Decoded
 from .deadletter import Delivery
-from .envelope import Actor, UnencodableText
+from .auth import Forbidden, Policy, Principal, verifier
+from .envelope import UnencodableText
 from .store import EventStore, Metadata
 
 Execute = Callable[..., Awaitable[Any]]
@@ -23,40 +26,56 @@ Execute = Callable[..., Awaitable[Any]]
 class _Message(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     command_id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$")
-    schema_version: Literal[1] = 1
-    actor: Actor
+    # v2: the sender is a signed SSO token (v1 carried a bare, unverifiable actor).
+    schema_version: Literal[2] = 2
+    token: str = Field(min_length=1, max_length=8192)
     correlation_id: str | None = Field(None, max_length=100)
 
 
+@dataclass(frozen=True)
+class AuthenticatedCommand:
+    message: Any          # the validated command message
+    principal: Principal  # who sent it, from its verified token
+
+
 def command_message(name: str, command_union: Any) -> type[BaseModel]:
-    """The message model of a command topic: id, version, actor, and the command."""
+    """The message model of a command topic: id, version, token, and the command."""
     return create_model(name, __base__=_Message, command=(command_union, ...))
 
 
 def command_decoder(message_model: type[BaseModel]):
+    """Validate the message and its token (expiry judged at the record's produce
+    time); anything wrong raises, and the record is dead-lettered with the reason."""
     def decode(delivery: Delivery) -> Decoded:
         if delivery.value is None:
             raise ValueError("empty record: a command needs a JSON body")
         message = message_model.model_validate_json(delivery.value)
-        return Decoded(message.command_id, message, message.correlation_id)
+        sent = datetime.fromtimestamp(delivery.timestamp_ms / 1000, UTC) \
+            if delivery.timestamp_ms else None
+        who = verifier().verify(message.token, at=sent)
+        return Decoded(message.command_id, AuthenticatedCommand(message, who),
+                       message.correlation_id)
     return decode
 
 
 def command_applier(execute: Execute, store: EventStore, rejected: type,
-                    refusals: tuple[type[Exception], ...]):
-    """Run the command in the consumer's transaction; record a refusal as `rejected`."""
-    async def apply(conn, message) -> None:
+                    refusals: tuple[type[Exception], ...], policy: Policy):
+    """Run the command in the consumer's transaction if the sender's role may; record
+    a refusal (the domain's, or the policy's `forbidden`) as `rejected`."""
+    async def apply(conn, authenticated: AuthenticatedCommand) -> None:
+        message, who = authenticated.message, authenticated.principal
         correlation = message.correlation_id or message.command_id
         try:
+            policy.check_command(who, message.command)
             async with conn.begin_nested():  # a refusal rolls back to here
-                await execute(conn, message.command, message.actor, correlation,
+                await execute(conn, message.command, who.actor(), correlation,
                               causation_id=message.command_id)
-        except (*refusals, UnencodableText) as refused:
+        except (*refusals, UnencodableText, Forbidden) as refused:
             event = rejected(command_id=message.command_id,
                              command_type=message.command.command_type,
                              refusal=getattr(refused, "kind", "invalid-text"),
                              detail=str(refused))
-            meta = Metadata(actor=message.actor, correlation_id=correlation,
+            meta = Metadata(actor=who.actor(), correlation_id=correlation,
                             causation_id=message.command_id)
             await store.append(conn, f"command-{message.command_id}", 0, [event], meta)
     return apply

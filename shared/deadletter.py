@@ -21,6 +21,7 @@ class Delivery:
     key: bytes | None
     value: bytes | None
     headers: tuple[tuple[str, bytes], ...] = field(default_factory=tuple)
+    timestamp_ms: int | None = None  # when the producer sent it (broker's record time)
 
 
 class DeadLetters:

@@ -3,11 +3,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from contextlib import contextmanager
+from typing import Annotated
 
 import uvicorn
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from .auth import (ANONYMOUS, Forbidden, Policy, Principal, Unauthenticated, bearer,
+                   verifier)
 
 PROBLEM = "application/problem+json"
 
@@ -39,6 +44,29 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _problem(_req: Request, error: Problem) -> JSONResponse:
         return problem_response(error.status, error.kind, error.kind.replace("-", " "),
                                 error.detail, **error.extra)
+
+    @app.exception_handler(Unauthenticated)
+    async def _unauthenticated(_req: Request, error: Unauthenticated) -> JSONResponse:
+        answer = problem_response(401, error.kind, "Unauthenticated", str(error))
+        answer.headers["WWW-Authenticate"] = 'Bearer realm="hyeopchi"'
+        return answer
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(_req: Request, error: Forbidden) -> JSONResponse:
+        return problem_response(403, error.kind, "Forbidden", str(error))
+
+    @app.exception_handler(HTTPException)
+    async def _http(_req: Request, error: HTTPException) -> JSONResponse:
+        # The framework's own refusals (a body it cannot parse, no such route, a
+        # method not allowed) are problem bodies too, with the cause where known.
+        kind = {400: "bad-request", 404: "not-found", 405: "method-not-allowed"}.get(
+            error.status_code, "http-error")
+        detail = str(error.detail)
+        if error.__cause__ is not None:
+            detail += f" ({type(error.__cause__).__name__}: {error.__cause__})"[:500]
+        answer = problem_response(error.status_code, kind, kind.replace("-", " "), detail)
+        answer.headers.update(error.headers or {})
+        return answer
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_req: Request, error: RequestValidationError) -> JSONResponse:
@@ -96,35 +124,48 @@ class EmbeddedServer(uvicorn.Server):
         yield
 
 
+def principal(authorization: Annotated[str | None, Header()] = None) -> Principal:
+    """The caller, from its bearer token; no token = the anonymous public."""
+    token = bearer(authorization)
+    return ANONYMOUS if token is None else verifier().verify(token)
+
+
+def read_guard(policy: Policy):
+    """A router dependency: the route's read policy for the calling principal."""
+    async def guard(request: Request,
+                    who: Annotated[Principal, Depends(principal)]) -> None:
+        policy.check_read(who, request.scope["route"].path, request.path_params)
+    return guard
+
+
 def command_router(db, execute, writes: list[tuple[str, type]],
-                   refusals: tuple[type[Exception], ...]):
+                   refusals: tuple[type[Exception], ...], policy: Policy):
     """POST routes whose bodies are command models, run in one DB transaction.
 
+    The caller must present a bearer token whose role `policy` allows for the
+    command (401 / 403 otherwise, before anything runs); the principal is the actor.
     `execute(conn, command, actor, correlation_id)` returns the appended envelopes; a
     refusal (one of `refusals`, with `status`, `kind`, `detail`) becomes a problem body
-    and stores nothing. The actor comes from X-Actor-Id / X-Actor-Role (until SSO).
+    and stores nothing.
     """
-    from typing import Annotated  # noqa: PLC0415
+    from fastapi import APIRouter  # noqa: PLC0415
 
-    from fastapi import APIRouter, Header  # noqa: PLC0415
-
-    from .envelope import Actor, UnencodableText  # noqa: PLC0415
+    from .envelope import UnencodableText  # noqa: PLC0415
     from .ids import new_id  # noqa: PLC0415
 
-    actor_id = Annotated[str, Header(alias="X-Actor-Id", min_length=1, max_length=200)]
-    actor_role = Annotated[str, Header(alias="X-Actor-Role", min_length=1, max_length=100)]
     correlation = Annotated[str | None, Header(alias="X-Correlation-Id", max_length=100)]
+    caller = Annotated[Principal, Depends(principal)]
     router = APIRouter(tags=["commands"])
 
-    async def run(command, who: str, role: str, correlation_id: str | None) -> dict:
+    async def run(command, who: Principal, correlation_id: str | None) -> dict:
         from .telemetry import tracer  # noqa: PLC0415
+        policy.check_command(who, command)  # the role again, and a submitter's institution
         try:
             # The span's context is stored with the outbox rows: the trace goes on
             # in every service that consumes the events this command records.
             with tracer.start_as_current_span(f"command {type(command).__name__}"):
                 async with db.transaction() as conn:
-                    appended = await execute(conn, command, Actor(id=who, role=role,
-                                                                  kind="person"),
+                    appended = await execute(conn, command, who.actor(),
                                              correlation_id or new_id())
         except (*refusals, UnencodableText) as refused:
             raise Problem(str(refused), status=getattr(refused, "status", 422),
@@ -134,16 +175,28 @@ def command_router(db, execute, writes: list[tuple[str, type]],
                            for e in appended]}
 
     def endpoint_for(model: type):
-        async def endpoint(body: dict, who: str, role: str,
+        async def endpoint(body: dict, who: Principal,
                            correlation_id: str | None = None) -> dict:
-            return await run(body, who, role, correlation_id)
+            return await run(body, who, correlation_id)
         # FastAPI reads the signature: give it the model as the body's type.
-        endpoint.__annotations__ = {"body": model, "who": actor_id, "role": actor_role,
+        endpoint.__annotations__ = {"body": model, "who": caller,
                                     "correlation_id": correlation, "return": dict}
         endpoint.__doc__ = model.__doc__
         return endpoint
 
+    def guard_for(command_type: str):
+        # Runs before the body is read: a role that may not send this command is
+        # told so (403), whatever it sent.
+        def guard(who: Principal = Depends(principal)) -> None:  # noqa: B008
+            if who is ANONYMOUS:
+                raise Unauthenticated(f"{command_type} needs a bearer token")
+            if who.role not in policy.commands.get(command_type, frozenset()):
+                raise Forbidden(f"role {who.role} may not {command_type}")
+        return guard
+
     for path, model in writes:
+        command_type = model.model_fields["command_type"].default
         router.add_api_route(path, endpoint_for(model), methods=["POST"], status_code=201,
-                             name=model.__name__, summary=model.__name__)
+                             name=model.__name__, summary=model.__name__,
+                             dependencies=[Depends(guard_for(command_type))])
     return router

@@ -32,6 +32,11 @@ class ServiceSettings(BaseSettings):
     traces_exporter: str = Field("none", description="OpenTelemetry span exporter: none, "
                                  "console, or file:PATH (one JSON line per span).")
 
+    auth_jwks_file: str = Field("", description="JWKS file with the single sign-on's "
+                                "public keys; empty = no token is accepted (fail closed).")
+    auth_issuer: str = Field("seoul-sso", description="Required `iss` of bearer tokens.")
+    auth_audience: str = Field("hyeopchi", description="Required `aud` of bearer tokens.")
+
     def database(self) -> str:
         if self.database_url_file:
             return Path(self.database_url_file).read_text().strip()

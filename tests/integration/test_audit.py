@@ -7,13 +7,12 @@ import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 
-import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 
 from scenarios import y2021
-from scenarios.client import send_http
+from scenarios.client import read, send_http
 from services.submission.domain.events import InstitutionRegisteredV1
 from shared.db import Database
 from shared.envelope import Actor
@@ -37,7 +36,7 @@ def audit(bootstrap: str, prefix: str, *args: str) -> subprocess.CompletedProces
 
 
 def card(sco, institution: str) -> dict:
-    answer = httpx.get(f"{sco.url}/cycles/2021/scorecards/{institution}", timeout=30)
+    answer = read(sco.url, f"/cycles/2021/scorecards/{institution}")
     return {i["indicator_id"]: i for i in answer.json()["indicators"]} \
         if answer.status_code == 200 else {}
 
@@ -132,7 +131,7 @@ async def _adjusted(sco, institution: str):
 
 
 async def _institutions(sub, n: int):
-    return len(httpx.get(f"{sub.url}/institutions", timeout=30).json()) >= n
+    return len(read(sub.url, "/institutions").json()) >= n
 
 
 async def test_the_audit_service_keeps_the_timeline_and_raises_an_alert(stack, kafka_bootstrap):
@@ -143,13 +142,13 @@ async def test_the_audit_service_keeps_the_timeline_and_raises_an_alert(stack, k
         assert send_http(sub.url, command).status_code == 201
 
     async def timeline():
-        rows = httpx.get(f"{aud.url}/timeline", timeout=30).json()
+        rows = read(aud.url, "/timeline").json()
         return rows if len(rows) >= 4 else None
     rows = await wait_until(timeline, timeout=60)
     assert {r["event_type"] for r in rows} == {"submission.CycleOpened",
                                                "submission.InstitutionRegistered"}
     assert all(r["actor_id"] == "officer-1" for r in rows)
-    dossier = httpx.get(f"{aud.url}/dossier/planning", timeout=30).json()
+    dossier = read(aud.url, "/dossier/planning").json()
     assert dossier["by_service"]["submission"][0]["event_type"] == \
         "submission.InstitutionRegistered"
 
@@ -163,7 +162,7 @@ async def test_the_audit_service_keeps_the_timeline_and_raises_an_alert(stack, k
     await producer.stop()
 
     async def alerted():
-        found = httpx.get(f"{aud.url}/alerts", timeout=30).json()
+        found = read(aud.url, "/alerts").json()
         return found or None
     [alert] = await wait_until(alerted, timeout=60)
     assert "does not match its hash" in alert["why"] and alert["topic"] == target.topic

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from scenarios import seeds, y2021
-from scenarios.client import KafkaCommands, published_events, send_http
+from scenarios.client import KafkaCommands, published_events, read, send_http
 from services.committee.adapters import read_model
 from shared.db import Database
 from shared.deadletter import DeadLetters
@@ -24,7 +24,7 @@ PERSONAL = [f"위원 {x}" for x in "ABCDEFGH"] + [f"자문위원 {n}" for n in r
 
 
 def get(svc, path: str) -> httpx.Response:
-    return httpx.get(f"{svc.url}{path}", timeout=30)
+    return read(svc.url, f"{path}")
 
 
 def ok(svc, command: dict, actor: dict = seeds.SECRETARY) -> None:

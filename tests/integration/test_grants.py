@@ -3,12 +3,11 @@
 self-funding penalty, and the selection replayed from offset 0."""
 from __future__ import annotations
 
-import httpx
 import pytest
 from sqlalchemy import select
 
 from scenarios import grants2021 as g
-from scenarios.client import send_http
+from scenarios.client import read, send_http
 from services.grants.adapters import read_model
 from shared.db import Database
 from shared.deadletter import DeadLetters
@@ -34,7 +33,7 @@ def refused(svc, command: dict, status: int, kind: str, actor: dict = g.OFFICER)
 
 
 def summary(svc) -> dict:
-    return httpx.get(f"{svc.url}/rounds/2021/summary", timeout=30).json()
+    return read(svc.url, "/rounds/2021/summary").json()
 
 
 async def until(svc, check, timeout: float = 180):
@@ -87,7 +86,7 @@ async def test_2021_round_reads_like_the_report(stack, kafka_bootstrap, make_db_
                   "reason": "위원회 재심"}, 409, "over-budget")
     refused(svc, {"command_type": "MakePayment", "application_id": unselected,
                   "amount": 1_000_000}, 409, "not-selected")
-    award = httpx.get(f"{svc.url}/applications/{cut}").json()["decision"]["award"]
+    award = read(svc.url, f"/applications/{cut}").json()["decision"]["award"]
     assert "plan must be revised" in refused(svc, {"command_type": "MakePayment",
                                                    "application_id": cut, "amount": award},
                                              409, "invalid-state")
@@ -120,7 +119,7 @@ async def test_2021_round_reads_like_the_report(stack, kafka_bootstrap, make_db_
 async def _one_unselected_and_one_cut(svc) -> tuple[str, str]:
     unselected = cut = None
     for n in g.reviewed_numbers():
-        app = httpx.get(f"{svc.url}/applications/2021-{n:04d}").json()
+        app = read(svc.url, f"/applications/2021-{n:04d}").json()
         d = app["decision"]
         if not d["selected"] and unselected is None:
             unselected = app["application_id"]

@@ -7,11 +7,10 @@ import json
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-import httpx
 import pytest
 
 from scenarios import y2021
-from scenarios.client import KafkaCommands, send_external, send_http
+from scenarios.client import KafkaCommands, read, send_external, send_http
 from services.scoring.adapters import read_model
 from services.scoring.app import facts_store as facts
 from services.scoring.app.scoring import ScoringApp, expert_event_ids
@@ -33,7 +32,7 @@ MAX = {"committee-openness": 20, "committee-meetings": 20, "governance-process":
 
 
 def get(svc, path: str):
-    return httpx.get(f"{svc.url}{path}", timeout=30).json()
+    return read(svc.url, f"{path}").json()
 
 
 async def feed_2021(sub, sco, bootstrap: str) -> list[dict]:
@@ -199,7 +198,7 @@ async def test_2021_scoring_from_reports_to_signed_off_ranking(stack, kafka_boot
 
 
 async def _final(sco):
-    answer = httpx.get(f"{sco.url}/cycles/2021/results", timeout=30)
+    answer = read(sco.url, "/cycles/2021/results")
     return answer.json() if answer.status_code == 200 else None
 
 
@@ -243,7 +242,7 @@ async def test_a_new_rulebook_version_rescores_before_sign_off(stack, kafka_boot
     first = y2021.institution_commands()[0]["institution_id"]
 
     async def base_openness(points: str, ref: str):
-        card = httpx.get(f"{sco.url}/cycles/2021/scorecards/{first}", timeout=30)
+        card = read(sco.url, f"/cycles/2021/scorecards/{first}")
         if card.status_code != 200:
             return None
         row = {i["indicator_id"]: i for i in card.json()["indicators"]}["committee-openness"]

@@ -14,7 +14,7 @@ from shared.tables import backbone, events
 from scenarios import y2021
 from tests.conftest import BACKENDS
 from tests.integration.helpers import read_topic, wait_until
-from scenarios.client import KafkaCommands, published_events, send_http
+from scenarios.client import KafkaCommands, auth_headers, published_events, read, send_http
 
 pytestmark = pytest.mark.integration
 SOON = (datetime.now(timezone.utc) + timedelta(days=30)).isoformat()
@@ -72,20 +72,21 @@ async def test_bad_input_gets_a_specific_error_and_stores_nothing(deploy, kafka_
                         submission_id=good["submission_id"])
     cases = [*y2021.bad_reports(), ("already used by admin", duplicate_id)]
     for words, command in cases:
-        answer = send_http(svc.url, command, actor=y2021.submitter("emergency"))
+        # the institution's own submitter: what is refused here is the report itself
+        answer = send_http(svc.url, command, actor=y2021.submitter(command["institution_id"]))
         assert 400 <= answer.status_code < 500, answer.text
         assert answer.headers["content-type"] == "application/problem+json"
         assert words in answer.json()["detail"]
     malformed = __import__("httpx").post(f"{svc.url}/reports", content=b'{"year": 20',
-                                         headers={"X-Actor-Id": "a", "X-Actor-Role": "b",
+                                         headers={**auth_headers(y2021.OFFICER),
                                                   "content-type": "application/json"})
     assert malformed.status_code == 422 and "JSON" in malformed.json()["detail"]
 
     async with KafkaCommands(kafka_bootstrap, svc.prefix) as kafka:
-        sent = {await kafka.send(cmd, actor=y2021.submitter("emergency")): words
+        sent = {await kafka.send(cmd, actor=y2021.submitter(cmd["institution_id"])): words
                 for words, cmd in cases}
         await kafka.send_raw(b'{"command_id": "x1", "command": ')  # malformed JSON
-        await kafka.send_raw(b'{"command_id": "x2", "actor": {"id": "a", "role": "b"}, '
+        await kafka.send_raw(b'{"command_id": "x2", "token": "t", '
                              b'"command": {"command_type": "DropAllTables"}}')
     rejected = await wait_until(lambda: _rejections(kafka_bootstrap, svc.prefix, len(sent)),
                                 timeout=60)
@@ -149,8 +150,7 @@ async def test_2021_cycle_deadline_reopen_and_rebuild(deploy, kafka_bootstrap,
     accepted = send_http(svc.url, amend, actor=y2021.submitter(amend["institution_id"]))
     assert accepted.status_code == 201, accepted.text
     await wait_until(lambda: _statuses(svc, {"late_reopened": 1}), timeout=60)
-    row = __import__("httpx").get(
-        f"{svc.url}/cycles/2021/reports/{amend['institution_id']}").json()
+    row = read(svc.url, f"/cycles/2021/reports/{amend['institution_id']}").json()
     assert row["last_actor_id"] == f"submitter-{amend['institution_id']}"
     assert row["reopened_until"] is not None
     svc.stop()  # SIGTERM: the live projection commits what it has and stops
@@ -179,7 +179,7 @@ async def _registered(svc, count):
 
 
 async def _statuses(svc, wanted: dict[str, int]):
-    rows = __import__("httpx").get(f"{svc.url}/cycles/2021/reports").json()
+    rows = read(svc.url, "/cycles/2021/reports").json()
     counts: dict[str, int] = {}
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1

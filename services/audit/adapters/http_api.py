@@ -1,17 +1,18 @@
 """Read-only HTTP API for auditors (FastAPI; OpenAPI at /docs): the timeline, an
 institution's dossier across services, and chain alerts. Nothing here writes."""
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy import select
 
-from shared.http import install_problem_handlers
+from shared.http import install_problem_handlers, read_guard
 
 from .timeline import alerts, timeline
+from .access import POLICY
 
 
 def build_api(service) -> FastAPI:
     app = FastAPI(title="hyeopchi audit service (감사)", version="1")
     install_problem_handlers(app)
-    router = APIRouter(tags=["audit"])
+    router = APIRouter(tags=["audit"], dependencies=[Depends(read_guard(POLICY))])
 
     async def rows(query) -> list[dict]:
         async with service.db.reading() as conn:

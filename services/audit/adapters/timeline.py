@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from sqlalchemy import (JSON, Column, Integer, MetaData, String, Table, Text, insert,
                         select, update)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from shared.envelope import Actor, Envelope
 from shared.ids import new_id
@@ -52,6 +54,15 @@ alerts = Table(
     Column("why", Text, nullable=False))
 
 
+def _row(e: Envelope) -> dict:
+    return dict(
+        event_id=e.event_id, recorded_at=e.recorded_at.isoformat(), service=e.source,
+        event_type=e.event_type, stream_id=e.stream_id, stream_version=e.stream_version,
+        actor_id=e.actor.id, actor_role=e.actor.role, correlation_id=e.correlation_id,
+        causation_id=e.causation_id, institution_id=e.payload.get("institution_id"),
+        facts={k: e.payload[k] for k in KEPT if k in e.payload})
+
+
 class Timeline(Projection):
     name = "audit-timeline"
     metadata = metadata
@@ -62,6 +73,29 @@ class Timeline(Projection):
         self.topics = tuple(events_topic(s).name for s in SERVICES)
         self.store = store  # where alerts are recorded (None: rows only, e.g. replay)
 
+    async def apply_all(self, conn, items) -> None:
+        """A batch in three statements (read heads, insert rows, upsert heads) when
+        every link holds; any broken link: event by event, which raises the alerts."""
+        ids = sorted({e.stream_id for e, _ in items})
+        known: dict[str, str] = {}
+        for i in range(0, len(ids), 500):
+            rows = await conn.execute(select(heads.c.stream_id, heads.c.hash).where(
+                heads.c.stream_id.in_(ids[i:i + 500])))
+            known.update({r.stream_id: r.hash for r in rows})
+        moved: dict[str, dict] = {}
+        for e, _ in items:
+            head = moved[e.stream_id]["hash"] if e.stream_id in moved else known.get(e.stream_id)
+            if head is not None and head != e.prev_hash:
+                return await super().apply_all(conn, items)
+            moved[e.stream_id] = {"stream_id": e.stream_id, "version": e.stream_version,
+                                  "hash": e.hash}
+        await conn.execute(insert(timeline), [_row(e) for e, _ in items])
+        upsert = (sqlite_insert if conn.dialect.name == "sqlite" else pg_insert)(heads)
+        await conn.execute(upsert.on_conflict_do_update(
+            index_elements=["stream_id"], set_={"version": upsert.excluded.version,
+                                                "hash": upsert.excluded.hash}),
+            list(moved.values()))
+
     async def apply(self, conn, e: Envelope, _event) -> None:
         head = (await conn.execute(select(heads).where(heads.c.stream_id == e.stream_id)))
         head = head.first()
@@ -69,12 +103,7 @@ class Timeline(Projection):
             await self._alert(conn, e.source, None, None, e,
                               f"event {e.event_id}: previous-hash link broken")
             return
-        await conn.execute(insert(timeline).values(
-            event_id=e.event_id, recorded_at=e.recorded_at.isoformat(), service=e.source,
-            event_type=e.event_type, stream_id=e.stream_id, stream_version=e.stream_version,
-            actor_id=e.actor.id, actor_role=e.actor.role, correlation_id=e.correlation_id,
-            causation_id=e.causation_id, institution_id=e.payload.get("institution_id"),
-            facts={k: e.payload[k] for k in KEPT if k in e.payload}))
+        await conn.execute(insert(timeline).values(**_row(e)))
         if head:
             await conn.execute(update(heads).where(heads.c.stream_id == e.stream_id).values(
                 version=e.stream_version, hash=e.hash))

@@ -7,15 +7,16 @@ a member's name or birth year (the read model does not hold them).
 from datetime import date
 from decimal import Decimal
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy import select
 
-from shared.http import Problem, command_router, install_problem_handlers
+from shared.http import Problem, command_router, install_problem_handlers, read_guard
 
 from ..app import commands as c
 from ..app.handlers import CommitteeHandlers, CommitteeRefused
 from ..domain.rules import load_rules
 from . import read_model as rm
+from .access import POLICY
 
 WRITES = [("/committees", c.EstablishCommittee), ("/committees/members", c.AppointMember),
           ("/committees/members/dismissals", c.DismissMember),
@@ -35,7 +36,7 @@ def build_api(service, handlers: CommitteeHandlers) -> FastAPI:
     app = FastAPI(title="hyeopchi committee service (위원회·회의)", version="1")
     install_problem_handlers(app)
     app.include_router(command_router(service.db, handlers.execute, WRITES,
-                                      (CommitteeRefused,)))
+                                      (CommitteeRefused,), POLICY))
     app.include_router(_reads(service))
     return app
 
@@ -57,7 +58,7 @@ def public_view(row: dict) -> dict:
 
 
 def _reads(service) -> APIRouter:
-    router = APIRouter(tags=["read model"])
+    router = APIRouter(tags=["read model"], dependencies=[Depends(read_guard(POLICY))])
 
     async def rows(table, *where) -> list[dict]:
         async with service.db.reading() as conn:

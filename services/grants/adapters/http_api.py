@@ -1,13 +1,14 @@
 """HTTP API of the grants service (FastAPI; OpenAPI at /docs)."""
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy import select
 
-from shared.http import Problem, command_router, install_problem_handlers
+from shared.http import Problem, command_router, install_problem_handlers, read_guard
 
 from ..app import commands as c
 from ..app.handlers import GrantRefused, GrantsHandlers
 from . import read_model as rm
 from .summary import round_summary
+from .access import POLICY
 
 WRITES = [("/rounds", c.OpenRound), ("/rounds/closing", c.CloseApplications),
           ("/organisations", c.RegisterOrganisation),
@@ -24,13 +25,14 @@ WRITES = [("/rounds", c.OpenRound), ("/rounds/closing", c.CloseApplications),
 def build_api(service, handlers: GrantsHandlers) -> FastAPI:
     app = FastAPI(title="hyeopchi grants service (공익활동 지원사업)", version="1")
     install_problem_handlers(app)
-    app.include_router(command_router(service.db, handlers.execute, WRITES, (GrantRefused,)))
+    app.include_router(command_router(service.db, handlers.execute, WRITES, (GrantRefused,),
+                                      POLICY))
     app.include_router(_reads(service))
     return app
 
 
 def _reads(service) -> APIRouter:
-    router = APIRouter(tags=["read model"])
+    router = APIRouter(tags=["read model"], dependencies=[Depends(read_guard(POLICY))])
 
     async def rows(table, *where) -> list[dict]:
         async with service.db.reading() as conn:

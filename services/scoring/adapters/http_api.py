@@ -2,15 +2,16 @@
 and the scorecards read model."""
 from decimal import Decimal
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy import select
 
-from shared.http import Problem, command_router, install_problem_handlers
+from shared.http import Problem, command_router, install_problem_handlers, read_guard
 
 from ..app import commands as c
 from ..app.handlers import ScoringHandlers
 from ..domain.errors import ScoringRefused
 from . import read_model as rm
+from .access import POLICY
 
 WRITES = [("/experts/assignments", c.AssignExpert), ("/experts/conflicts", c.DeclareConflict),
           ("/expert-scores", c.GiveExpertScore), ("/adjustments", c.AdjustScore),
@@ -23,13 +24,14 @@ WRITES = [("/experts/assignments", c.AssignExpert), ("/experts/conflicts", c.Dec
 def build_api(service, handlers: ScoringHandlers) -> FastAPI:
     app = FastAPI(title="hyeopchi scoring service (협치역량평가 채점)", version="1")
     install_problem_handlers(app)
-    app.include_router(command_router(service.db, handlers.execute, WRITES, (ScoringRefused,)))
+    app.include_router(command_router(service.db, handlers.execute, WRITES, (ScoringRefused,),
+                                      POLICY))
     app.include_router(_reads(service))
     return app
 
 
 def _reads(service) -> APIRouter:
-    router = APIRouter(tags=["read model"])
+    router = APIRouter(tags=["read model"], dependencies=[Depends(read_guard(POLICY))])
 
     async def cards(year: int, institution_id: str | None = None) -> list[dict]:
         query = select(rm.scores).where(rm.scores.c.cycle_id == str(year))

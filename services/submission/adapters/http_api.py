@@ -4,22 +4,23 @@ Each write takes exactly the `command` object of the Kafka contract as its body 
 runs the same handler, so both paths validate alike and record identical events.
 The acting person comes from X-Actor-Id / X-Actor-Role until single sign-on lands.
 """
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy import select
 
-from shared.http import Problem, command_router, install_problem_handlers
+from shared.http import Problem, command_router, install_problem_handlers, read_guard
 
 from ..app import commands as c
 from ..app.handlers import SubmissionHandlers, SubmissionRefused
 from ..domain.rulebook import load_rulebook
 from . import read_model as rm
+from .access import POLICY
 
 
 def build_api(service, handlers: SubmissionHandlers) -> FastAPI:
     app = FastAPI(title="hyeopchi submission service (협치이행 결과보고서)", version="1")
     install_problem_handlers(app)
     app.include_router(command_router(service.db, handlers.execute, WRITES,
-                                      (SubmissionRefused,)))
+                                      (SubmissionRefused,), POLICY))
     app.include_router(_reads(service))
     return app
 
@@ -34,7 +35,7 @@ WRITES = [("/cycles", c.OpenCycle), ("/cycles/deadline", c.SetDeadline),
 
 
 def _reads(service) -> APIRouter:
-    router = APIRouter(tags=["read model"])
+    router = APIRouter(tags=["read model"], dependencies=[Depends(read_guard(POLICY))])
 
     async def statuses(year: int, institution_id: str | None = None) -> list[dict]:
         async with service.db.reading() as conn:

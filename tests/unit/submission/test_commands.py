@@ -32,7 +32,7 @@ SUBMIT = {
 
 
 def message(command=None, **overrides) -> str:
-    body = {"command_id": "cmd-0001", "actor": {"id": "seoul-erp", "role": "integration"},
+    body = {"command_id": "cmd-0001", "token": "header.claims.signature",
             "command": SUBMIT if command is None else command, **overrides}
     return json.dumps(body, ensure_ascii=False)
 
@@ -45,9 +45,8 @@ def errors(raw: str, model=CommandMessage) -> list[tuple[str, tuple]]:
 
 def test_valid_submit_report_message():
     parsed = CommandMessage.model_validate_json(message(correlation_id="corr-1"))
-    assert parsed.schema_version == 1
-    assert (parsed.actor.id, parsed.actor.role, parsed.actor.kind) == ("seoul-erp",
-                                                                       "integration", "system")
+    assert parsed.schema_version == 2
+    assert parsed.token == "header.claims.signature"  # verified by the decoder
     assert parsed.correlation_id == "corr-1"
     command = parsed.command
     assert isinstance(command, SubmitReport) and not isinstance(command, AmendReport)
@@ -87,15 +86,15 @@ def test_command_type_selects_the_model(model, fields):
     assert type(TypeAdapter(Command).validate_json(json.dumps(command))) is model
 
 
-def test_missing_actor_is_refused():
+def test_missing_token_is_refused():
     raw = json.loads(message())
-    del raw["actor"]
-    assert errors(json.dumps(raw)) == [("missing", ("actor",))]
+    del raw["token"]
+    assert errors(json.dumps(raw)) == [("missing", ("token",))]
 
 
-def test_actor_kind_is_person_or_system():
-    bad = message(actor={"id": "a", "role": "r", "kind": "robot"})
-    assert errors(bad) == [("literal_error", ("actor", "kind"))]
+def test_a_bare_actor_is_no_longer_accepted():
+    bad = message(actor={"id": "a", "role": "r", "kind": "system"})
+    assert ("extra_forbidden", ("actor",)) in errors(bad)
 
 
 def test_unknown_command_type_names_the_discriminator():
@@ -128,12 +127,12 @@ def test_extra_field_in_a_result_is_refused():
         ("extra_forbidden", ("command", "SubmitReport", "results", 0, "score"))]
 
 
-def test_schema_version_2_is_refused():
-    assert errors(message(schema_version=2)) == [("literal_error", ("schema_version",))]
+def test_schema_version_1_is_refused():  # v1 carried an unverifiable actor
+    assert errors(message(schema_version=1)) == [("literal_error", ("schema_version",))]
 
 
-def test_schema_version_1_may_be_explicit():
-    assert CommandMessage.model_validate_json(message(schema_version=1)).schema_version == 1
+def test_schema_version_2_may_be_explicit():
+    assert CommandMessage.model_validate_json(message(schema_version=2)).schema_version == 2
 
 
 @pytest.mark.parametrize("bad_id", ["culture bureau", "", "문화본부", "a/b", "x" * 101])
