@@ -58,7 +58,8 @@ COMMITTEE_PATHS = {"EstablishCommittee": "/committees", "AppointMember": "/commi
                    "ScheduleMeeting": "/meetings", "RecordMeetingHeld": "/meetings/held",
                    "PostponeMeeting": "/meetings/postponements",
                    "CancelMeeting": "/meetings/cancellations",
-                   "RecordMeetingCosts": "/meetings/costs", "RecordMinutes": "/meetings/minutes"}
+                   "RecordMeetingCosts": "/meetings/costs", "RecordMinutes": "/meetings/minutes",
+                   "ErasePersonalData": "/members/erasures"}
 GRANTS_PATHS = {"OpenRound": "/rounds", "CloseApplications": "/rounds/closing",
                 "RegisterOrganisation": "/organisations", "ReceiveApplication": "/applications",
                 "ScreenApplications": "/rounds/screening",
@@ -77,9 +78,12 @@ def send_http(url: str, command: dict, actor: dict | None = OFFICER) -> httpx.Re
     return post(url, ALL_PATHS[command["command_type"]], command, actor)
 
 
-async def send_external(bootstrap: str, topic: str, messages: list[dict]) -> None:
-    """Emit facts as another city system would (HR, the education platform)."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+async def send_external(bootstrap: str, topic: str, messages: list[dict],
+                        security: dict | None = None) -> None:
+    """Emit facts as another city system would (HR, the education platform);
+    `security`: its client keyword arguments on a secured broker (SASL)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
+                                **(security or {}))
     await producer.start()
     try:
         for m in messages:
@@ -91,9 +95,11 @@ async def send_external(bootstrap: str, topic: str, messages: list[dict]) -> Non
 
 
 class KafkaCommands:
-    def __init__(self, bootstrap: str, prefix: str, service: str = "submission"):
+    def __init__(self, bootstrap: str, prefix: str, service: str = "submission",
+                 security: dict | None = None):
         self.topic = f"{prefix}.{service}.commands"
-        self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
+                                         **(security or {}))
 
     async def __aenter__(self) -> "KafkaCommands":
         await self.producer.start()

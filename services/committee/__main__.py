@@ -10,6 +10,7 @@ from .adapters import read_model
 from .adapters.http_api import build_api
 from .adapters.kafka_commands import apply_command, decode_command
 from .app.handlers import CommitteeHandlers
+from .app.personal import write_side
 
 NAME = "committee"
 
@@ -20,7 +21,7 @@ def handlers_for(_service=None) -> CommitteeHandlers:
 
 def spec() -> runtime.ServiceSpec:
     return runtime.command_service(NAME, handlers_for, decode_command, apply_command,
-                                   read_model, build_api)
+                                   read_model, build_api, write_side)
 
 
 class Settings(ServiceSettings):

@@ -5,6 +5,8 @@ import sys
 
 import pytest
 
+from scenarios import seeds
+from scenarios.demo import RUN
 from scenarios.processes import REPO
 
 pytestmark = pytest.mark.integration
@@ -29,3 +31,18 @@ def test_demo_plays_the_2021_cycle_and_audits_it():
     assert out.count("every hash chain holds") == 5
     assert out.count("checksum equals the live one") == 4
     assert "136개 사업 선정 (신규 81건, 기존단체 55건, 신규 비율 59.6%" in out
+    _no_personal_data_in(out + done.stderr, *sorted(RUN.glob("*.log")))
+
+
+def _no_personal_data_in(printed: str, *logs) -> None:
+    """Names and birth years of committee members appear in no log line and no
+    printed output (they travel only sealed, in the appointment events)."""
+    names = {p["personal"]["name"] for p in [*seeds.advisory_commands(),
+                                              *seeds.subcommittee_commands()]
+             if "personal" in p} | {"위원 I"}
+    assert len(names) >= 10 and logs, "the scan must have something to scan"
+    for source, text in [("demo output", printed),
+                         *((log.name, log.read_text(errors="replace")) for log in logs)]:
+        leaked = [n for n in names if n in text] + (["birth_year"] if "birth_year" in text
+                                                    else [])
+        assert not leaked, f"personal data in {source}: {leaked}"

@@ -2,7 +2,8 @@
 
 `/public/...` is what citizens may see: closed records stay closed, partly public
 ones show their agenda but not their withheld parts, and no output anywhere carries
-a member's name or birth year (the read model does not hold them).
+a member's name or birth year (the read model does not hold them; the events hold
+them sealed with the member's own key, opened only at `/members/{id}/personal`).
 """
 from datetime import date
 from decimal import Decimal
@@ -10,10 +11,14 @@ from decimal import Decimal
 from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy import select
 
+from shared.envelope import Envelope
 from shared.http import Problem, command_router, install_problem_handlers, read_guard
+from shared.tables import events
 
 from ..app import commands as c
+from ..app import personal
 from ..app.handlers import CommitteeHandlers, CommitteeRefused
+from ..domain.events import registry
 from ..domain.rules import load_rules
 from . import read_model as rm
 from .access import POLICY
@@ -24,7 +29,8 @@ WRITES = [("/committees", c.EstablishCommittee), ("/committees/members", c.Appoi
           ("/meetings", c.ScheduleMeeting), ("/meetings/held", c.RecordMeetingHeld),
           ("/meetings/postponements", c.PostponeMeeting),
           ("/meetings/cancellations", c.CancelMeeting),
-          ("/meetings/costs", c.RecordMeetingCosts), ("/meetings/minutes", c.RecordMinutes)]
+          ("/meetings/costs", c.RecordMeetingCosts), ("/meetings/minutes", c.RecordMinutes),
+          ("/members/erasures", c.ErasePersonalData)]
 PUBLIC_WHEN_PARTLY = ("meeting_id", "committee_id", "institution_id", "number", "status",
                       "mode", "starts_at", "ends_at", "place", "attendance", "officials",
                       "agenda", "next_meeting", "disclosure", "reason_code")
@@ -70,6 +76,17 @@ def _reads(service) -> APIRouter:
         if not found:
             raise Problem(f"meeting {meeting_id} is not known", status=404)
         return found[0]
+
+    @router.get("/members/{member_id}/personal")
+    async def member_personal(member_id: str) -> dict:
+        """For the secretariat only: a member's personal data, opened with their key;
+        410 once erased."""
+        async with service.db.reading() as conn:
+            sealed = await _sealed_of(conn, member_id)
+            try:
+                return (await personal.open_sealed(conn, sealed)).model_dump()
+            except personal.Erased as erased:
+                raise Problem(str(erased), status=410, kind="erased") from erased
 
     @router.get("/meetings/{meeting_id}")
     async def internal_meeting(meeting_id: str) -> dict:
@@ -125,3 +142,16 @@ async def _committee_card(rows, committee: dict, as_of: date) -> dict:
 
 def _share(part: int, whole: int) -> str:
     return str((Decimal(part) / Decimal(whole)).quantize(Decimal("0.0001"))) if whole else "0"
+
+
+async def _sealed_of(conn, member_id: str):
+    """The sealed personal data of the member's latest appointment, from the store."""
+    rows = await conn.execute(select(events.c.body).where(
+        events.c.event_type == "committee.MemberAppointed",
+        events.c.body.contains(f'"member_id":"{member_id}"')).order_by(events.c.position))
+    found = [registry.decode(e.event_type, e.schema_version, e.payload)
+             for e in (Envelope.from_json(r.body) for r in rows)]
+    found = [e for e in found if e.member_id == member_id]
+    if not found:
+        raise Problem(f"member {member_id} is not known", status=404, kind="unknown-member")
+    return found[-1].personal

@@ -113,8 +113,16 @@ class RecordMinutes(_Command):
     attachments: list[Attachment] = Field(default=[], max_length=50)
 
 
+class ErasePersonalData(_Command):
+    """A person's right to erasure: destroy their key; decisions stay as recorded."""
+    command_type: Literal["ErasePersonalData"] = "ErasePersonalData"
+    member_id: Id
+    reason: str = Field(min_length=1, max_length=2000)
+
+
 Command = Annotated[Union[EstablishCommittee, AppointMember, DismissMember,
                           ApproveYouthQuotaException, ScheduleMeeting, RecordMeetingHeld,
-                          PostponeMeeting, CancelMeeting, RecordMeetingCosts, RecordMinutes],
+                          PostponeMeeting, CancelMeeting, RecordMeetingCosts, RecordMinutes,
+                          ErasePersonalData],
                     Field(discriminator="command_type")]
 CommandMessage = command_message("CommitteeCommandMessage", Command)

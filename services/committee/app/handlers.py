@@ -4,12 +4,14 @@ from __future__ import annotations
 from shared.envelope import Actor, Envelope
 from shared.store import EventStore, Metadata
 
-from ..domain.committee import Committee, committee_stream
-from ..domain.errors import CommitteeRefused, UnknownCommittee, UnknownMeeting
+from ..domain.committee import Committee, PersonRecord, committee_stream, person_stream
+from ..domain.errors import (CommitteeRefused, UnknownCommittee, UnknownMeeting,
+                             UnknownMember)
 from ..domain.events import registry
 from ..domain.meeting import Meeting, meeting_stream
 from ..domain.rules import CommitteeRules, load_rules
 from . import commands as c
+from . import personal
 
 
 class CommitteeHandlers:
@@ -48,9 +50,17 @@ class CommitteeHandlers:
 
     async def _AppointMember(self, conn, cmd: c.AppointMember, actor):
         committee = await self._committee(conn, cmd.committee_id)
+        sealed = await personal.seal(conn, cmd.member_id, cmd.personal)
         return committee, committee.appoint(cmd.committee_id, cmd.member_id, cmd.role,
                                             cmd.channel, cmd.appointed_on, cmd.personal,
-                                            self.rules)
+                                            sealed, self.rules)
+
+    async def _ErasePersonalData(self, conn, cmd: c.ErasePersonalData, actor):
+        record = await self._load(conn, PersonRecord, person_stream(cmd.member_id))
+        events = record.erase(cmd.member_id, personal.key_id_of(cmd.member_id), cmd.reason)
+        if not await personal.destroy_key(conn, cmd.member_id):
+            raise UnknownMember(f"no personal data is held for {cmd.member_id!r}")
+        return record, events
 
     async def _DismissMember(self, conn, cmd: c.DismissMember, actor):
         committee = await self._committee(conn, cmd.committee_id)

@@ -9,7 +9,7 @@ from shared.aggregate import Aggregate
 
 from .errors import InvalidState, NotAMember, YouthQuotaBreached
 from .events import (CommitteeEstablished, MemberAppointed, MemberDismissed, Personal,
-                     YouthQuotaExceptionApproved)
+                     PersonalDataErased, SealedPersonal, YouthQuotaExceptionApproved)
 from .rules import CommitteeRules
 
 
@@ -88,7 +88,9 @@ class Committee(Aggregate[CommitteeState]):
         return Decimal(sum(m.youth for m in members.values())) / Decimal(len(members))
 
     def appoint(self, committee_id: str, member_id: str, role: str, channel: str,
-                appointed_on: date, personal: Personal, rules: CommitteeRules) -> list:
+                appointed_on: date, personal: Personal, sealed: SealedPersonal,
+                rules: CommitteeRules) -> list:
+        """The youth rule reads the birth year; the event keeps only `sealed`."""
         if member_id in self.members_on(appointed_on):
             raise InvalidState(f"{member_id} already serves on {committee_id}")
         youth = rules.is_youth(personal.birth_year, appointed_on)
@@ -97,7 +99,7 @@ class Committee(Aggregate[CommitteeState]):
         quota = rules.youth_quota_on(appointed_on)
         return [MemberAppointed(
             committee_id=committee_id, member_id=member_id, role=role, channel=channel,
-            appointed_on=appointed_on, personal=personal, youth=youth,
+            appointed_on=appointed_on, personal=sealed, youth=youth,
             youth_rule_ref=quota.ref if quota else None)]
 
     def _check_quota(self, committee_id: str, member_id: str, term: Membership,
@@ -127,3 +129,22 @@ class Committee(Aggregate[CommitteeState]):
             raise NotAMember(f"{member_id} does not serve on {committee_id} on {on}")
         return [MemberDismissed(committee_id=committee_id, member_id=member_id,
                                 dismissed_on=on, reason=reason)]
+
+
+def person_stream(member_id: str) -> str:
+    return f"person-{member_id}"
+
+
+class PersonRecord(Aggregate[bool]):
+    """What is recorded about a person as such: only whether their data was erased."""
+
+    def initial(self) -> bool:
+        return False
+
+    def evolve(self, erased: bool, event) -> bool:
+        return erased or isinstance(event, PersonalDataErased)
+
+    def erase(self, member_id: str, key_id: str, reason: str) -> list:
+        if self.state:
+            raise InvalidState(f"personal data of {member_id} was already erased")
+        return [PersonalDataErased(member_id=member_id, key_id=key_id, reason=reason)]

@@ -28,3 +28,7 @@ class InvalidMeeting(CommitteeRefused):
 
 class InvalidState(CommitteeRefused):
     kind, status = "invalid-state", 409
+
+
+class UnknownMember(CommitteeRefused):
+    kind, status = "unknown-member", 404

@@ -3,7 +3,9 @@
 Streams: `committee-<id>` (establishment, members, youth-quota exceptions) and
 `meeting-<id>` (scheduled, held, postponed, cancelled, costs, minutes).
 Personal data (names, birth years) travels only in the `personal` part of a member's
-appointment; read models and logs never carry it.
+appointment, sealed with that person's own key (crypto-shredding, v2): erasing the key
+makes it unreadable in every copy of the log, while the decision (youth or not, role,
+channel, dates) stays readable. Read models and logs never carry it.
 """
 from __future__ import annotations
 
@@ -30,6 +32,13 @@ class Personal(_Part):
     """A member's personal data (개인정보): never in read models or logs."""
     name: str = Field(min_length=1, max_length=100)
     birth_year: int = Field(ge=1900, le=2100)
+
+
+class SealedPersonal(_Part):
+    """`Personal`, encrypted (AES-256-GCM) with the person's own key (`key_id`);
+    both None for an appointment recorded before sealing (v1, not carried forward)."""
+    key_id: str | None = Field(None, max_length=200)
+    ciphertext: str | None = Field(None, max_length=4000)  # base64: nonce ‖ sealed JSON
 
 
 class Attendee(_Part):
@@ -69,7 +78,8 @@ class CommitteeEstablished(DomainEvent):
 
 
 @registry.register
-class MemberAppointed(DomainEvent):
+class MemberAppointedV1(DomainEvent):
+    """Version 1 carried personal data in the clear; kept only to read old logs."""
     event_type = "committee.MemberAppointed"
     version = 1
     committee_id: str
@@ -77,9 +87,40 @@ class MemberAppointed(DomainEvent):
     role: Role
     channel: Channel
     appointed_on: date
-    youth: bool  # 19–39 on the appointment date, under the rule in force
+    youth: bool
     personal: Personal
     youth_rule_ref: str | None
+
+
+@registry.register
+class MemberAppointed(DomainEvent):
+    event_type = "committee.MemberAppointed"
+    version = 2
+    committee_id: str
+    member_id: str
+    role: Role
+    channel: Channel
+    appointed_on: date
+    youth: bool  # 19–39 on the appointment date, under the rule in force
+    personal: SealedPersonal
+    youth_rule_ref: str | None
+
+
+@registry.upcaster("committee.MemberAppointed", from_version=1)
+def _seal_nothing(payload: dict) -> dict:
+    """Readers of v1 get no personal data: it is not re-exposed, only not sealed."""
+    return {**payload, "personal": {"key_id": None, "ciphertext": None}}
+
+
+@registry.register
+class PersonalDataErased(DomainEvent):
+    """A person's key was destroyed (right to erasure, 개인정보 파기): their sealed
+    personal data is unreadable from now on, everywhere; decisions stay replayable."""
+    event_type = "committee.PersonalDataErased"
+    version = 1
+    member_id: str
+    key_id: str
+    reason: str = Field(min_length=1, max_length=2000)
 
 
 @registry.register

@@ -11,7 +11,8 @@ from services.committee.domain.committee import Committee, committee_stream
 from services.committee.domain.events import (Attendee, CommitteeEstablished,
                                               MeetingHeld, MeetingScheduled,
                                               MemberAppointed, MemberDismissed, Official,
-                                              Personal, YouthQuotaExceptionApproved)
+                                              Personal, SealedPersonal,
+                                              YouthQuotaExceptionApproved)
 from services.committee.domain.meeting import Meeting, meeting_stream
 from services.committee.domain.rules import load_rules
 
@@ -22,6 +23,7 @@ INST = "seoul-governance"
 MID = "meeting-13"
 YOUTH_BORN = 1991
 SENIOR_BORN = 1960
+SEALED = SealedPersonal(key_id="person-x", ciphertext="c2VhbGVk")  # opaque to the domain
 
 
 def at(y: int, mo: int, d: int, h: int = 14, mi: int = 0) -> datetime:
@@ -41,7 +43,7 @@ def appointed(member_id: str, on: date, born: int = SENIOR_BORN, role: str = "me
     return MemberAppointed(committee_id=cid, member_id=member_id, role=role,
                            channel=channel, appointed_on=on,
                            youth=RULES.is_youth(born, on),
-                           personal=Personal(name=f"위원 {member_id}", birth_year=born),
+                           personal=SEALED,
                            youth_rule_ref=quota.ref if quota else None)
 
 

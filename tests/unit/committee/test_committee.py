@@ -18,7 +18,7 @@ from services.committee.domain.events import (CommitteeEstablished, MemberAppoin
                                               MemberDismissed, Personal,
                                               YouthQuotaExceptionApproved)
 
-from .builders import (CID, INST, RULES, SENIOR_BORN, YOUTH_BORN, appointed, committee,
+from .builders import (CID, INST, RULES, SEALED, SENIOR_BORN, YOUTH_BORN, appointed, committee,
                        dismissed, established, exception_for, members)
 
 BEFORE_QUOTA = date(2020, 1, 1)
@@ -29,7 +29,7 @@ AFTER_QUOTA = date(2021, 5, 1)
 def appoint(com: Committee, member_id: str, on: date, born: int = SENIOR_BORN,
             role: str = "member", channel: str = "open_call") -> list:
     return com.appoint(CID, member_id, role, channel, on,
-                       Personal(name=f"위원 {member_id}", birth_year=born), RULES)
+                       Personal(name=f"위원 {member_id}", birth_year=born), SEALED, RULES)
 
 
 class TestEstablish:
@@ -57,7 +57,7 @@ class TestMembers:
         assert isinstance(event, MemberAppointed)
         assert (event.committee_id, event.member_id, event.role, event.channel,
                 event.appointed_on) == (CID, "m-1", "chair", "recommendation", BEFORE_QUOTA)
-        assert event.personal == Personal(name="위원 m-1", birth_year=SENIOR_BORN)
+        assert event.personal == SEALED  # only the sealed form is recorded
 
     def test_members_on_follows_appointment_and_dismissal_dates(self):
         com = committee(established(), appointed("m-1", date(2020, 3, 1)),
@@ -232,7 +232,7 @@ class TestYouthQuota:
         [event] = appoint(committee(established()), "y-new", AFTER_QUOTA, born=1991)
         assert event.youth is True
         assert event.youth_rule_ref == "youth-quota/v1"
-        assert event.personal.birth_year == 1991
+        assert "1991" not in event.model_dump_json()  # the year decided, and stays out
 
     def test_youth_flag_is_false_for_a_40_year_old(self):
         com = committee(established(city=False))
@@ -261,3 +261,13 @@ class TestYouthException:
         com = committee(established(), exception_for("new"))
         with pytest.raises(InvalidState, match="new"):
             com.approve_youth_exception(CID, "new", "youth-office-head", "again")
+
+
+class TestPersonRecord:
+    def test_erasure_is_recorded_once(self):
+        from services.committee.domain.committee import PersonRecord
+        from services.committee.domain.errors import InvalidState
+        [erased] = PersonRecord("person-m-1").erase("m-1", "person-m-1", "본인 요청")
+        assert (erased.member_id, erased.key_id) == ("m-1", "person-m-1")
+        with pytest.raises(InvalidState):
+            PersonRecord("person-m-1", [erased]).erase("m-1", "person-m-1", "again")
