@@ -23,7 +23,7 @@ from tqdm import tqdm
 from .history import history
 from .log import read_log, until
 from .replay import REPORTS, as_of, projections, replay
-from .verify import Finding, verify_log, verify_store
+from .verify import Finding, verify_checkpoints, verify_log, verify_store
 
 
 def _time(text: str) -> datetime:
@@ -55,6 +55,8 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--store", action="append", default=[], help="a service's DATABASE_URL")
     v.add_argument("--topic", action="append", default=[], help="topics (default: all "
                                                                 "event topics)")
+    v.add_argument("--checkpoints", help="the audit service's DATABASE_URL: the log must "
+                                         "still hold every chain head it recorded")
     e = sub.add_parser("export")
     e.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
     return p
@@ -98,11 +100,14 @@ async def _verify(args, items) -> int:
                                   file=sys.stderr))
         log = {i.envelope.event_id: i.envelope for i in items if i.envelope}
         stores = [await verify_store(url, log) for url in args.store]
+        heads = await verify_checkpoints(args.checkpoints, log) if args.checkpoints else 0
     except Finding as finding:
         print(f"BROKEN: {finding}", file=sys.stderr)
         return 1
     print(f"ok: {checked} events in the log, every hash chain holds; "
-          f"{len(stores)} store(s) agree with the log ({sum(stores)} events)")
+          f"{len(stores)} store(s) agree with the log ({sum(stores)} events)"
+          + (f"; the log holds all {heads} chain heads the audit service recorded"
+             if args.checkpoints else ""))
     return 0
 
 

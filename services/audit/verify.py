@@ -57,3 +57,29 @@ async def verify_store(url: str, log: dict[str, Envelope]) -> int:
 
 def _name(url: str) -> str:
     return url.rsplit("/", 1)[-1]
+
+
+async def verify_checkpoints(url: str, log: dict[str, Envelope]) -> int:
+    """Check the log against the chain heads the audit service recorded as events
+    arrived (`audit_chain_heads`, in its own database). A store and its topic
+    rewritten together still chain; they no longer end where the audit saw them end."""
+    from .adapters.timeline import heads  # noqa: PLC0415
+    by_position = {(e.stream_id, e.stream_version): e for e in log.values()}
+    db = Database(url)
+    try:
+        async with db.reading() as conn:
+            rows = (await conn.execute(heads.select().order_by(heads.c.stream_id))).all()
+    finally:
+        await db.dispose()
+    if not rows:
+        raise Finding(f"checkpoints {_name(url)}: no chain heads recorded")
+    for row in rows:
+        found = by_position.get((row.stream_id, row.version))
+        if found is None:
+            raise Finding(f"checkpoint {row.stream_id} v{row.version}: that event is no "
+                          "longer in the log")
+        if found.hash != row.hash:
+            raise Finding(f"checkpoint {row.stream_id} v{row.version}: the log's event "
+                          f"{found.event_id} hashes to {found.hash[:16]}…, the audit saw "
+                          f"{row.hash[:16]}… — history was rewritten")
+    return len(rows)

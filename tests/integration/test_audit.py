@@ -15,7 +15,7 @@ from scenarios import y2021
 from scenarios.client import read, send_http
 from services.submission.domain.events import InstitutionRegisteredV1
 from shared.db import Database
-from shared.envelope import Actor
+from shared.envelope import Actor, seal
 from shared.kafka_io import read_topic
 from shared.store import EventStore, Metadata
 from shared.tables import backbone
@@ -174,3 +174,39 @@ async def test_the_audit_service_keeps_the_timeline_and_raises_an_alert(stack, k
 async def _audit_events(bootstrap: str, prefix: str):
     found = await read_topic(bootstrap, f"{prefix}.audit.events")
     return [json.loads(r.value) for r in found] or None
+
+
+async def test_checkpoints_catch_a_store_and_topic_rewritten_together(stack, kafka_bootstrap):
+    """A forger who re-seals a whole chain (so every link holds) and replaces the log
+    with it still loses: the audit service recorded where each chain ended."""
+    sub, aud = stack("submission", "audit")
+    for command in y2021.institution_commands()[:3]:
+        assert send_http(sub.url, command).status_code == 201
+
+    async def followed():
+        return len(read(aud.url, "/timeline").json()) >= 3
+    await wait_until(followed, timeout=60)
+    genuine = f"{sub.prefix}.submission.events"
+    records = await read_topic(kafka_bootstrap, genuine)
+    rewritten = []
+    for record in records:  # each stream here has one event: re-seal with an edit
+        fields = json.loads(record.value)
+        fields["payload"]["name_ko"] += " (수정)"
+        del fields["hash"]
+        rewritten.append((record.key, seal(fields).to_json().encode()))
+    forged = f"{sub.prefix}.forged.events"
+    ensure_topics(kafka_bootstrap, [Topic(forged, "a rewritten copy", 1)])
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    for key, value in rewritten:
+        await producer.send_and_wait(forged, value, key=key)
+    await producer.stop()
+
+    chain_only = audit(kafka_bootstrap, sub.prefix, "verify", "--topic", forged)
+    assert chain_only.returncode == 0, "a consistent rewrite passes the hash chain alone"
+    checked = audit(kafka_bootstrap, sub.prefix, "verify", "--topic", forged,
+                    "--checkpoints", aud.database_url)
+    assert checked.returncode == 1 and "history was rewritten" in checked.stderr
+    honest = audit(kafka_bootstrap, sub.prefix, "verify", "--topic", genuine,
+                   "--checkpoints", aud.database_url)
+    assert honest.returncode == 0 and "all 3 chain heads" in honest.stdout, honest.stderr
