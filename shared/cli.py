@@ -2,12 +2,16 @@
 
   hyeopchi run SERVICE           run one service in the foreground (env configures it)
   hyeopchi demo                  broker + services on SQLite, then the 2021 scenario
+  hyeopchi soak [--events N] [--kills K]  the 2021 scenario scaled up under faults
+                                 (kill -9, broker and PostgreSQL restarts, rebalance)
   hyeopchi test [PYTEST ARGS]    the whole test suite (starts its own broker and PostgreSQL)
   hyeopchi kafka ARGS            deploy/kafka/kafka.sh (start, stop, cluster-start, …)
   hyeopchi postgres ARGS         deploy/postgres/pg.sh (start, stop, …)
   hyeopchi schemas DIR           write the JSON Schema of every event version of every service
   hyeopchi verify DATABASE_URL   check every hash chain in one service's event store
   hyeopchi audit COMMAND         auditors: replay, history, as-of, verify, export
+  hyeopchi bench [--events N] [--quick]  benchmarks (own broker and PostgreSQL) into
+                                 bench/results/latest.json, .md, .png
   hyeopchi contracts [--check]   write contracts/: AsyncAPI per service, event JSON Schemas
   hyeopchi config [--check]      write deploy/CONFIGURATION.md from the settings classes
   hyeopchi migrate SERVICE ACTION  schema migrations (Alembic): upgrade, downgrade,
@@ -71,6 +75,13 @@ def cmd_verify(args) -> int:
     return 0 if ok else 1
 
 
+def cmd_bench(args) -> int:
+    if str(REPO) not in sys.path:  # bench/ sits beside the installed packages
+        sys.path.insert(0, str(REPO))
+    os.chdir(REPO)
+    return importlib.import_module("bench.run").main(args.bench_args)
+
+
 def cmd_audit(args) -> int:
     return importlib.import_module("services.audit.cli").main(args.audit_args)
 
@@ -95,6 +106,11 @@ def cmd_demo(args) -> int:
     return demo(args)
 
 
+def cmd_soak(args) -> int:
+    from scenarios.soak import main as soak
+    return soak(args)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hyeopchi", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -106,6 +122,11 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--keep-running", action="store_true",
                       help="leave broker and services up afterwards")
     demo.set_defaults(func=cmd_demo)
+    soak = sub.add_parser("soak", help="the 2021 scenario scaled up under faults, "
+                                       "then lost/doubled effects and replayed checksums")
+    from scenarios.soak import add_arguments as soak_arguments  # noqa: PLC0415
+    soak_arguments(soak)
+    soak.set_defaults(func=cmd_soak)
     test = sub.add_parser("test", help="run the whole test suite")
     test.add_argument("pytest_args", nargs=argparse.REMAINDER)
     test.set_defaults(func=cmd_test)
@@ -116,6 +137,9 @@ def parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="auditors: replay, history, as-of, verify, export")
     audit.add_argument("audit_args", nargs=argparse.REMAINDER)
     audit.set_defaults(func=cmd_audit)
+    bench = sub.add_parser("bench", help="benchmarks into bench/results/")
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER)
+    bench.set_defaults(func=cmd_bench)
     contracts = sub.add_parser("contracts", help="write (or --check) the published contracts")
     contracts.add_argument("contracts_args", nargs=argparse.REMAINDER)
     contracts.set_defaults(func=cmd_contracts)
@@ -135,7 +159,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 PASSTHROUGH = {"test": "pytest_args", "kafka": "script_args", "postgres": "script_args",
-               "audit": "audit_args", "migrate": "migrate_args",
+               "audit": "audit_args", "bench": "bench_args", "migrate": "migrate_args",
                "config": "config_args", "contracts": "contracts_args"}
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import structlog
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -24,7 +24,7 @@ from .envelope import Envelope
 from .faults import crash_point
 from .registry import DomainEvent, EventRegistry
 from .store import ConcurrencyError
-from .tables import inbox
+from .tables import inbox, projection_streams
 from .telemetry import HANDLER_SECONDS, MESSAGES
 
 log = structlog.get_logger("consumer")
@@ -138,6 +138,8 @@ class ReliableHandler:
                 inbox.c.consumer == self.name, inbox.c.event_id == decoded.message_id))
             if seen:
                 return "duplicate"
+            if isinstance(decoded.message, EventMessage):
+                await _in_stream_order(conn, self.name, decoded.message.envelope)
             await self.apply(conn, decoded.message)
             await conn.execute(insert(inbox).values(consumer=self.name,
                                                     event_id=decoded.message_id))
@@ -153,6 +155,27 @@ class ReliableHandler:
                     partition=delivery.partition, offset=delivery.offset,
                     reason=reason[:300])
         return "dead-lettered"
+
+
+async def _in_stream_order(conn: AsyncConnection, consumer: str, e: Envelope) -> None:
+    """Events of a stream apply once each and in order: a gap (an earlier event is
+    missing) or another event at a version already applied (a fork, or a replay under
+    a new id) is refused with the reason. The stream's position is kept with the
+    effects (in `projection_streams`, under `consumer:<name>`)."""
+    key = (projection_streams.c.projection == f"consumer:{consumer}",
+           projection_streams.c.stream_id == e.stream_id)
+    last = await conn.scalar(select(projection_streams.c.version).where(*key))
+    if e.stream_version != (last or 0) + 1:
+        why = "an earlier event is missing" if e.stream_version > (last or 0) else \
+            "that version was already applied (a fork, or a replay under a new id)"
+        raise Rejected(f"stream {e.stream_id}: v{e.stream_version} after "
+                       f"v{last or 0}: {why}")
+    if last is None:
+        await conn.execute(insert(projection_streams).values(
+            projection=f"consumer:{consumer}", stream_id=e.stream_id, version=1))
+    else:
+        await conn.execute(update(projection_streams).where(*key).values(
+            version=e.stream_version))
 
 
 def _reason(error: Exception) -> str:

@@ -32,7 +32,8 @@ class DeadLetters:
         self._send = send
 
     async def park(self, delivery: Delivery, reason: str) -> None:
-        headers = [h for h in delivery.headers if not h[0].startswith("x-dlq-")] + [
+        original = [h for h in delivery.headers if not h[0].startswith("x-dlq-")]
+        ours = [
             ("x-dlq-reason", reason[:4000].encode()),
             ("x-dlq-consumer", self.consumer.encode()),
             ("x-dlq-original-topic", delivery.topic.encode()),
@@ -40,9 +41,31 @@ class DeadLetters:
             ("x-dlq-original-offset", str(delivery.offset).encode()),
             ("x-dlq-at", utcnow().isoformat().encode()),
         ]
-        await self._send(dead_letter_topic(delivery.topic), delivery.value or b"",
-                         delivery.key, headers)
+        value = delivery.value or b""
+        # A record near the broker's limit plus our headers would not fit the DLQ:
+        # publishing would fail and the record come again forever, blocking its
+        # partition. Keep what fits and say so; the whole record stays where it was
+        # (topics keep every record).
+        room = MAX_DEAD_LETTER_BYTES - _size(ours) - len(delivery.key or b"")
+        if len(value) + _size(original) > room:
+            if _size(original) > room // 2:
+                original = []
+            cut = max(0, room - _size(original) - 200)
+            ours.append(("x-dlq-truncated", f"{len(value)} bytes and "
+                         f"{len(delivery.headers)} headers; this copy keeps the first "
+                         f"{min(cut, len(value))} bytes".encode()))
+            value = value[:cut]
+        await self._send(dead_letter_topic(delivery.topic), value, delivery.key,
+                         original + ours)
         DEAD_LETTERS.labels(self.consumer).inc()
+
+
+# What a dead letter may weigh: the producers' max_request_size is 1 MiB.
+MAX_DEAD_LETTER_BYTES = 1_000_000
+
+
+def _size(headers: list[tuple[str, bytes]]) -> int:
+    return sum(len(k.encode()) + len(v) + 16 for k, v in headers)
 
 
 def header(headers: tuple[tuple[str, bytes], ...] | list, name: str) -> str | None:

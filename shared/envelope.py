@@ -89,6 +89,23 @@ def seal(fields: dict[str, Any]) -> Envelope:
     return unsealed.model_copy(update={"hash": unsealed.computed_hash()})
 
 
+_HASH_MEMBER = b',"hash":"'
+
+
+def sealed_record(raw: bytes, envelope: Envelope) -> bool:
+    """`envelope.is_sealed()`, answered from the record's own bytes when they are the
+    canonical JSON the sealer wrote (the usual case): the SHA-256 of those bytes less
+    the top-level `"hash"` member (keys are sorted, so it is the first `,"hash":"`;
+    a quote inside a string is escaped) equals the claimed hash only if they are
+    exactly what was sealed. Anything else gets the full check."""
+    at = raw.find(_HASH_MEMBER)
+    start = at + len(_HASH_MEMBER)
+    if at > 0 and raw[start:start + 65] == envelope.hash.encode() + b'"' and \
+            hashlib.sha256(raw[:at] + raw[start + 65:]).hexdigest() == envelope.hash:
+        return True
+    return envelope.is_sealed()
+
+
 class ChainBreak(Exception):
     """A stored or published event whose hash chain does not hold."""
 

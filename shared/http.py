@@ -1,6 +1,8 @@
 """HTTP edge shared by services: RFC 9457 problem bodies and health probes."""
 from __future__ import annotations
 
+import asyncio
+
 from collections.abc import Awaitable, Callable
 from contextlib import contextmanager
 from typing import Annotated
@@ -15,6 +17,7 @@ from .auth import (ANONYMOUS, Forbidden, Policy, Principal, Unauthenticated, bea
                    verifier)
 
 PROBLEM = "application/problem+json"
+CONFLICT_ATTEMPTS = 6  # an HTTP command losing a race on its stream is decided again
 
 
 class Problem(Exception):
@@ -40,6 +43,16 @@ def problem_response(status: int, kind: str, title: str, detail: str, **extra) -
 
 
 def install_problem_handlers(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def _no_nul(request: Request, call_next):
+        # A NUL character cannot reach a query (PostgreSQL text holds none): refuse it
+        # here, for every route, with words.
+        if "\x00" in request.scope.get("path", "") or any(
+                "\x00" in k or "\x00" in v for k, v in request.query_params.multi_items()):
+            return problem_response(400, "invalid-text", "Invalid text", "the request's "
+                                    "path or query contains a NUL character (U+0000)")
+        return await call_next(request)
+
     @app.exception_handler(Problem)
     async def _problem(_req: Request, error: Problem) -> JSONResponse:
         return problem_response(error.status, error.kind, error.kind.replace("-", " "),
@@ -150,8 +163,11 @@ def command_router(db, execute, writes: list[tuple[str, type]],
     """
     from fastapi import APIRouter  # noqa: PLC0415
 
+    from sqlalchemy.exc import IntegrityError  # noqa: PLC0415
+
     from .envelope import UnencodableText  # noqa: PLC0415
     from .ids import new_id  # noqa: PLC0415
+    from .store import ConcurrencyError  # noqa: PLC0415
 
     correlation = Annotated[str | None, Header(alias="X-Correlation-Id", max_length=100)]
     caller = Annotated[Principal, Depends(principal)]
@@ -160,16 +176,28 @@ def command_router(db, execute, writes: list[tuple[str, type]],
     async def run(command, who: Principal, correlation_id: str | None) -> dict:
         from .telemetry import tracer  # noqa: PLC0415
         policy.check_command(who, command)  # the role again, and a submitter's institution
-        try:
-            # The span's context is stored with the outbox rows: the trace goes on
-            # in every service that consumes the events this command records.
-            with tracer.start_as_current_span(f"command {type(command).__name__}"):
-                async with db.transaction() as conn:
-                    appended = await execute(conn, command, who.actor(),
-                                             correlation_id or new_id())
-        except (*refusals, UnencodableText) as refused:
-            raise Problem(str(refused), status=getattr(refused, "status", 422),
-                          kind=getattr(refused, "kind", "invalid-text")) from refused
+        correlation_id = correlation_id or new_id()
+        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+            try:
+                # The span's context is stored with the outbox rows: the trace goes on
+                # in every service that consumes the events this command records.
+                with tracer.start_as_current_span(f"command {type(command).__name__}"):
+                    async with db.transaction() as conn:
+                        appended = await execute(conn, command, who.actor(),
+                                                 correlation_id)
+                break
+            except (*refusals, UnencodableText) as refused:
+                raise Problem(str(refused), status=getattr(refused, "status", 422),
+                              kind=getattr(refused, "kind", "invalid-text")) from refused
+            except (ConcurrencyError, IntegrityError) as conflict:
+                # Another writer changed the same stream first: decide again on the
+                # new state (where the command may now be refused), a bounded number
+                # of times, as the Kafka consumers do.
+                if attempt == CONFLICT_ATTEMPTS:
+                    raise Problem(f"still conflicting after {attempt} attempts, retry "
+                                  f"later: {conflict}"[:1000], status=409,
+                                  kind="conflict") from conflict
+                await asyncio.sleep(0.01 * 2 ** attempt)
         return {"events": [{"event_id": e.event_id, "event_type": e.event_type,
                             "stream_id": e.stream_id, "stream_version": e.stream_version}
                            for e in appended]}

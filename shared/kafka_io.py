@@ -2,10 +2,48 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
+from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from .deadletter import Delivery
+from .settings import ServiceSettings
+
+
+def client_security(settings: ServiceSettings | None = None) -> dict[str, Any]:
+    """How every Kafka client of this process authenticates: the keyword arguments
+    aiokafka and kafka-python both take (same names), from KAFKA_SECURITY_PROTOCOL and
+    KAFKA_SASL_* (the environment when no settings are given). {} for PLAINTEXT.
+    The password is read from KAFKA_SASL_PASSWORD_FILE on each call (a rotated
+    secret is picked up by the next client); it is never logged."""
+    s = settings if settings is not None else ServiceSettings()
+    if s.kafka_security_protocol == "PLAINTEXT":
+        return {}
+    if not (s.kafka_sasl_username and s.kafka_sasl_password_file):
+        raise ValueError(f"KAFKA_SECURITY_PROTOCOL={s.kafka_security_protocol} needs "
+                         "KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD_FILE")
+    found = dict(security_protocol=s.kafka_security_protocol,
+                 sasl_mechanism=s.kafka_sasl_mechanism,
+                 sasl_plain_username=s.kafka_sasl_username,
+                 sasl_plain_password=Path(s.kafka_sasl_password_file).read_text().strip())
+    if s.kafka_security_protocol == "SASL_SSL":
+        found["ssl_context"] = ssl.create_default_context(cafile=s.kafka_ssl_cafile or None)
+    return found
+
+
+def broker_security(settings: ServiceSettings | None = None):
+    """client_security() for a FastStream KafkaBroker (`security=`); None for PLAINTEXT."""
+    found = client_security(settings)
+    if not found:
+        return None
+    from faststream.security import SASLPlaintext, SASLScram256, SASLScram512
+    kind = {"SCRAM-SHA-512": SASLScram512, "SCRAM-SHA-256": SASLScram256,
+            "PLAIN": SASLPlaintext}[found["sasl_mechanism"]]
+    return kind(found["sasl_plain_username"], found["sasl_plain_password"],
+                ssl_context=found.get("ssl_context"),
+                use_ssl=found["security_protocol"] == "SASL_SSL")
 
 
 def reliable_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
@@ -13,7 +51,8 @@ def reliable_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
     by the producer's own retries; order per partition is kept."""
     return AIOKafkaProducer(bootstrap_servers=bootstrap, client_id=client_id,
                             acks="all", enable_idempotence=True, linger_ms=2,
-                            max_batch_size=1 << 20, request_timeout_ms=30000)
+                            max_batch_size=1 << 20, request_timeout_ms=30000,
+                            **client_security())
 
 
 def producer_send(producer: AIOKafkaProducer):
@@ -33,8 +72,9 @@ async def partitions_of(bootstrap: str, topics: tuple[str, ...] | list[str]) -> 
     """Every TopicPartition of the given topics; a missing topic is an error."""
     from aiokafka import TopicPartition
     from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.errors import TopicAuthorizationFailedError
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_security())
     await admin.start()
     try:
         described = await admin.describe_topics(list(topics))
@@ -42,6 +82,8 @@ async def partitions_of(bootstrap: str, topics: tuple[str, ...] | list[str]) -> 
         await admin.close()
     parts = []
     for topic in described:
+        if topic.get("error_code") == TopicAuthorizationFailedError.errno:
+            raise TopicAuthorizationFailedError(topic.get("topic"))  # secured: no READ/DESCRIBE
         if topic.get("error_code") or not topic.get("partitions"):
             raise LookupError(f"topic {topic.get('topic')!r} does not exist (create it first)")
         parts += [TopicPartition(topic["topic"], p["partition"]) for p in topic["partitions"]]
@@ -51,7 +93,8 @@ async def partitions_of(bootstrap: str, topics: tuple[str, ...] | list[str]) -> 
 async def read_topic(bootstrap: str, topic: str, timeout: float = 10.0) -> list:
     """Every record of a topic from offset 0 to its current end."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                group_id=None, auto_offset_reset="earliest")
+                                group_id=None, auto_offset_reset="earliest",
+                                **client_security())
     await consumer.start()
     try:
         parts = await partitions_of(bootstrap, [topic])
@@ -74,7 +117,7 @@ async def read_topic(bootstrap: str, topic: str, timeout: float = 10.0) -> list:
 async def existing_topics(bootstrap: str) -> set[str]:
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_security())
     await admin.start()
     try:
         return set(await admin.list_topics())

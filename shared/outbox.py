@@ -6,6 +6,7 @@ at any point republishes rather than loses; consumers drop the duplicates.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import structlog
 from sqlalchemy import delete, select
@@ -22,16 +23,30 @@ log = structlog.get_logger("outbox")
 class OutboxRelay:
     def __init__(self, db: Database, bootstrap: str, service: str,
                  batch_size: int = 500, idle_sleep: float = 0.05):
-        self.db, self.service = db, service
+        self.db, self.service, self.bootstrap = db, service, bootstrap
         self.batch_size, self.idle_sleep = batch_size, idle_sleep
         self.producer = reliable_producer(bootstrap, f"{service}-relay")
+        self.healthy = False
         self.published = 0
 
     async def start(self) -> None:
         await self.producer.start()
+        self.healthy = True
 
     async def stop(self) -> None:
-        await self.producer.stop()
+        with contextlib.suppress(Exception):  # a dead producer may not stop cleanly
+            await asyncio.wait_for(self.producer.stop(), None if self.healthy else 5)
+
+    async def _fresh_producer(self) -> None:
+        """A new idempotent producer (a new producer id) after a failed send. aiokafka's
+        producer dies for good on some errors — OutOfOrderSequenceNumber after a broker
+        that led a partition crashed, say: its sender stops and every later send fails.
+        Nothing is lost meanwhile: the rows wait in the outbox, and the new producer
+        publishes them again from the first one not deleted (consumers skip repeats)."""
+        await self.stop()
+        self.producer = reliable_producer(self.bootstrap, f"{self.service}-relay")
+        await self.producer.start()  # while the broker is away this raises: run() retries
+        self.healthy = True
 
     async def publish_pending(self) -> int:
         """Publish one batch; return how many events left the outbox."""
@@ -44,10 +59,16 @@ class OutboxRelay:
                 .order_by(outbox.c.position).limit(self.batch_size))).all()
         if not rows:
             return 0
-        acks = [await self.producer.send(r.topic, value=r.body.encode(),
-                                         key=r.stream_id.encode(), headers=_headers(r))
-                for r in rows]
-        await asyncio.gather(*acks)
+        if not self.healthy:
+            await self._fresh_producer()
+        try:
+            acks = [await self.producer.send(r.topic, value=r.body.encode(),
+                                             key=r.stream_id.encode(), headers=_headers(r))
+                    for r in rows]
+            await asyncio.gather(*acks)
+        except Exception:
+            self.healthy = False  # the next attempt starts a new producer
+            raise
         crash_point("relay.after_produce")
         async with self.db.transaction() as conn:
             await conn.execute(delete(outbox).where(

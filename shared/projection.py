@@ -19,12 +19,14 @@ from decimal import Decimal
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import MetaData, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .db import Database
 from .deadletter import DeadLetters
-from .envelope import Envelope, canonical_json
-from .kafka_io import delivery_of, partitions_of
+from .envelope import Envelope, canonical_json, sealed_record
+from .kafka_io import client_security, delivery_of, partitions_of
 from .registry import DomainEvent, EventRegistry
 from .tables import projection_offsets, projection_streams
 from .telemetry import PROJECTED
@@ -45,6 +47,13 @@ class Projection(ABC):
     async def apply(self, conn: AsyncConnection, envelope: Envelope,
                     event: DomainEvent) -> None: ...
 
+    async def apply_all(self, conn: AsyncConnection,
+                        items: list[tuple[Envelope, DomainEvent]]) -> None:
+        """Apply events in log order; a projection may override this to write a
+        batch in fewer statements (the runner calls it once per fetched batch)."""
+        for envelope, event in items:
+            await self.apply(conn, envelope, event)
+
     async def on_broken(self, conn: AsyncConnection, record, why: str) -> None:
         """Told of a record that breaks its stream (edited, gap) before it is parked."""
 
@@ -59,11 +68,13 @@ class ProjectionRunner:
         self.applied = self.skipped = self.parked = 0
         self.failures: dict[tuple, int] = {}
         self.attempts = 3
+        self._pending: list | None = None  # the fast path's events not yet applied
 
     async def start(self) -> None:
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap, enable_auto_commit=False, group_id=None,
-            auto_offset_reset="earliest", client_id=f"projection-{self.p.name}")
+            auto_offset_reset="earliest", client_id=f"projection-{self.p.name}",
+            **client_security())
         await self.consumer.start()
         parts = await partitions_of(self.bootstrap, self.p.topics)
         self.consumer.assign(parts)
@@ -84,23 +95,44 @@ class ProjectionRunner:
         records = [r for batch in fetched.values() for r in batch]
         if not records:
             return 0
+        decoded = [self._decode(r) for r in records]
+        counts = (self.applied, self.skipped)
+        try:  # fast path: the whole batch at once, no savepoint per record
+            bad = await self._commit(records, decoded, fetched, isolate=False)
+        except Exception:
+            if not await self.db.reachable():
+                raise  # an outage: nothing is committed, the batch comes again
+            # Some record failed: again, each record in its own savepoint, so the
+            # failing one is retried and then parked while the others apply.
+            self.applied, self.skipped = counts
+            bad = await self._commit(records, decoded, fetched, isolate=True)
+        self.parked += len(bad)
+        PROJECTED.labels(self.p.name, "read").inc(len(records))
+        PROJECTED.labels(self.p.name, "parked").inc(len(bad))
+        return len(records)
+
+    async def _commit(self, records, decoded, fetched, isolate: bool) -> list[tuple]:
         bad: list[tuple] = []
         async with self.db.transaction() as conn:
+            known = await self._stream_versions(conn, {
+                d[0].stream_id for d in decoded if d[0] is not None and d[2] is None})
             versions: dict[str, int] = {}
-            for record in records:
-                why = await self._apply_record(conn, record, versions)
+            # Fast path: what to apply is gathered and handed over in one call
+            # (`Projection.apply_all`); isolated: each record applied on its own.
+            self._pending = None if isolate else []
+            for record, d in zip(records, decoded):
+                why = await (self._apply_record(conn, record, d, versions, known) if isolate
+                             else self._apply(conn, record, d, versions, known))
                 if why:
                     bad.append((record, why))
+            await self._flush(conn)
             await self._save_versions(conn, versions)
             await self._save_offsets(conn, fetched)
             # Park before the commit: if parking fails nothing is committed and the
             # batch comes again; a parked-then-crashed batch parks twice, loses none.
             for record, why in bad:
                 await self.dead_letters.park(delivery_of(record), why)
-        self.parked += len(bad)
-        PROJECTED.labels(self.p.name, "read").inc(len(records))
-        PROJECTED.labels(self.p.name, "parked").inc(len(bad))
-        return len(records)
+        return bad
 
     async def uncommitted(self) -> int | None:
         """Records not yet committed into the read model (from the offsets stored
@@ -112,12 +144,13 @@ class ProjectionRunner:
         stored = await self._stored_offsets()
         return sum(ends[tp] - stored.get(tp, starts[tp]) for tp in parts)
 
-    async def _apply_record(self, conn, record, versions: dict[str, int]) -> str | None:
+    async def _apply_record(self, conn, record, decoded, versions: dict[str, int],
+                            known: dict[str, int]) -> str | None:
         """Apply one record in a savepoint. A failure while the database answers is
         this record's: after `attempts` tries it is parked and the runner moves on."""
         try:
             async with conn.begin_nested():
-                return await self._apply(conn, record, versions)
+                return await self._apply(conn, record, decoded, versions, known)
         except Exception as error:
             if not await self.db.reachable():
                 raise  # an outage: nothing is committed, the batch comes again
@@ -128,49 +161,77 @@ class ProjectionRunner:
             return f"projection failed {self.attempts} times: {type(error).__name__}: " \
                    f"{error}"[:2000]
 
-    async def _apply(self, conn, record, versions: dict[str, int]) -> str | None:
+    def _decode(self, record) -> tuple:
+        """(envelope, event, why, broken): `why` says why it cannot be applied."""
         try:
             envelope = Envelope.from_json(record.value or b"")
-            if not envelope.is_sealed():
-                why = f"event {envelope.event_id}: content does not match its hash"
-                await self.p.on_broken(conn, record, why)
-                return why
+            if not sealed_record(record.value, envelope):
+                return (envelope, None,
+                        f"event {envelope.event_id}: content does not match its hash", True)
             event = self.p.registry.decode(envelope.event_type, envelope.schema_version,
                                            envelope.payload) if self.p.decodes else None
         except Exception as error:
-            return f"undecodable: {type(error).__name__}: {error}"[:2000]
+            return None, None, f"undecodable: {type(error).__name__}: {error}"[:2000], False
+        return envelope, event, None, False
+
+    async def _apply(self, conn, record, decoded, versions: dict[str, int],
+                     known: dict[str, int]) -> str | None:
+        envelope, event, why, broken = decoded
+        if why:
+            if broken:
+                await self._flush(conn)
+                await self.p.on_broken(conn, record, why)
+            return why
         if self.until is not None and envelope.recorded_at > self.until:
             self.skipped += 1
             return None
         last = versions.get(envelope.stream_id)
         if last is None:
-            last = await self._stream_version(conn, envelope.stream_id)
+            last = known.get(envelope.stream_id, 0)
         if envelope.stream_version <= last:
             self.skipped += 1  # a republished duplicate
             return None
         if envelope.stream_version != last + 1:
             why = f"stream {envelope.stream_id} gap: got v{envelope.stream_version} after v{last}"
+            await self._flush(conn)
             await self.p.on_broken(conn, record, why)
             return why
-        await self.p.apply(conn, envelope, event)
+        if self._pending is None:
+            await self.p.apply(conn, envelope, event)
+        else:
+            self._pending.append((envelope, event))
         versions[envelope.stream_id] = envelope.stream_version
         self.applied += 1
         return None
 
-    async def _stream_version(self, conn, stream_id: str) -> int:
-        found = await conn.scalar(select(projection_streams.c.version).where(
-            projection_streams.c.projection == self.p.name,
-            projection_streams.c.stream_id == stream_id))
-        return found or 0
+    async def _flush(self, conn) -> None:
+        """Apply what the fast path gathered so far, in log order."""
+        if self._pending:
+            items, self._pending = self._pending, []
+            await self.p.apply_all(conn, items)
+
+    async def _stream_versions(self, conn, stream_ids: set[str]) -> dict[str, int]:
+        """The last applied version of each stream of a batch: one query per 500."""
+        ids, found = sorted(stream_ids), {}
+        for i in range(0, len(ids), 500):
+            rows = await conn.execute(
+                select(projection_streams.c.stream_id, projection_streams.c.version).where(
+                    projection_streams.c.projection == self.p.name,
+                    projection_streams.c.stream_id.in_(ids[i:i + 500])))
+            found.update({r.stream_id: r.version for r in rows})
+        return found
 
     async def _save_versions(self, conn, versions: dict[str, int]) -> None:
-        for stream_id, version in versions.items():
-            changed = await conn.execute(update(projection_streams).where(
-                projection_streams.c.projection == self.p.name,
-                projection_streams.c.stream_id == stream_id).values(version=version))
-            if changed.rowcount == 0:
-                await conn.execute(insert(projection_streams).values(
-                    projection=self.p.name, stream_id=stream_id, version=version))
+        """One upsert for every stream the batch moved (one round trip, not two
+        per stream)."""
+        if not versions:
+            return
+        ins = (sqlite_insert if self.db.is_sqlite else pg_insert)(projection_streams)
+        await conn.execute(
+            ins.on_conflict_do_update(index_elements=["projection", "stream_id"],
+                                      set_={"version": ins.excluded.version}),
+            [{"projection": self.p.name, "stream_id": s, "version": v}
+             for s, v in versions.items()])
 
     async def _save_offsets(self, conn, fetched) -> None:
         for tp, batch in fetched.items():
@@ -234,11 +295,15 @@ async def checksum(db: Database, metadata: MetaData) -> tuple[str, dict[str, int
     async with db.reading() as conn:
         for table in metadata.sorted_tables:
             order = list(table.primary_key.columns) or list(table.columns)
-            rows = (await conn.execute(select(table).order_by(*order))).mappings().all()
-            counts[table.name] = len(rows)
+            # Streamed in slices: a read model of millions of rows is never in memory.
+            result = await conn.stream(select(table).order_by(*order))
+            names, count = list(result.keys()), 0
             digest.update(table.name.encode())
-            for row in rows:
-                digest.update(canonical_json(_plain(row.items())).encode())
+            async for rows in result.partitions(2000):
+                count += len(rows)
+                for row in rows:
+                    digest.update(canonical_json(_plain(zip(names, row))).encode())
+            counts[table.name] = count
     return digest.hexdigest(), counts
 
 

@@ -23,7 +23,7 @@ from .db import Database
 from .deadletter import DeadLetters
 from .faststream_binding import broker_send, subscribe
 from .http import EmbeddedServer, install_health, install_metrics, install_start_gate
-from .kafka_io import group_lag
+from .kafka_io import broker_security, group_lag
 from .outbox import OutboxRelay
 from .projection import Projection, ProjectionRunner
 from .settings import ServiceSettings
@@ -63,7 +63,9 @@ class Service:
         self.spec, self.settings = spec, settings
         self.db = Database(settings.database(), backbone, *spec.metadatas)
         self.bootstrap = settings.kafka_bootstrap_servers
-        self.broker = KafkaBroker(self.bootstrap, client_id=spec.name,
+        # A list: FastStream takes a string as one host, "h1:p1,h2:p2" included.
+        self.broker = KafkaBroker(self.bootstrap.split(","), client_id=spec.name,
+                                  security=broker_security(),
                                   logger=logs.library_logger("faststream"),
                                   middlewares=_middlewares(spec.name),
                                   # on stop, wait for the handler in flight to commit
@@ -149,13 +151,16 @@ class Service:
         # HTTP first: live at once, not ready (and no commands) until started.
         server = self._http_server()
         tasks = [asyncio.create_task(server.serve())] if server else []
+        watcher = None
         if await self._start_unless_stopped():
-            tasks += [asyncio.create_task(self.relay.run(self.stop_event)),
-                      asyncio.create_task(self.watch(self.stop_event))]
+            watcher = asyncio.create_task(self.watch(self.stop_event))
+            tasks += [asyncio.create_task(self.relay.run(self.stop_event))]
             tasks += [asyncio.create_task(r.run(self.stop_event)) for r in self.runners]
             log.info("service_started", projections=len(self.runners),
                      consumers=len(self.handlers))
             await self.stop_event.wait()
+        if watcher:  # gauges only, nothing to finish; a lag query caught in flight
+            watcher.cancel()  # would wait forever on the consumers the shutdown closes
         grace = self.settings.shutdown_grace_s
         log.info("service_stopping", grace_s=grace)
         try:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -17,6 +18,19 @@ class ServiceSettings(BaseSettings):
                                               ".run/<service>.db (the embedded default).")
     kafka_bootstrap_servers: str = Field("127.0.0.1:9092",
                                          description="Kafka bootstrap servers.")
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="How every Kafka client of the service connects: PLAINTEXT "
+        "(no authentication), SASL_PLAINTEXT (the secured profile on loopback), SASL_SSL "
+        "(production: SASL over TLS).")
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = Field(
+        "SCRAM-SHA-512", description="SASL mechanism when the protocol is SASL_*.")
+    kafka_sasl_username: str = Field("", description="Kafka principal of the service when "
+                                     "the protocol is SASL_* (e.g. svc-submission).")
+    kafka_sasl_password_file: str = Field("", description="Path of a file holding that "
+                                          "principal's password (a mounted secret; the "
+                                          "password itself is never an environment value).")
+    kafka_ssl_cafile: str = Field("", description="CA bundle to verify the brokers with "
+                                  "SASL_SSL; empty = the system's trust store.")
     http_host: str = Field("127.0.0.1", description="HTTP bind address.")
     http_port: int = Field(8000, description="HTTP port (health, API).")
     log_level: str = Field("INFO", description="Log level (DEBUG, INFO, WARNING…).")

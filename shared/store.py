@@ -13,7 +13,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .envelope import GENESIS_HASH, Actor, ChainVerifier, Envelope, seal
+from .envelope import GENESIS_HASH, Actor, ChainVerifier, Envelope, UnencodableText, seal
 from .ids import new_id, utcnow
 from .registry import DomainEvent
 from .tables import events, outbox
@@ -29,6 +29,18 @@ class ConcurrencyError(Exception):
         got = "another writer got there first" if actual is None else f"it is at {actual}"
         super().__init__(f"stream {stream_id!r}: expected version {expected}, {got}")
         self.stream_id, self.expected, self.actual = stream_id, expected, actual
+
+
+# What one event may weigh: the broker takes about 1 MiB per record (message.max.bytes),
+# with the relay's headers and key on top. A bigger event could never be published.
+MAX_EVENT_BYTES = 1_000_000
+
+
+class EventTooLarge(UnencodableText):
+    """An event the log cannot carry: refused like unstorable text (413 over HTTP, a
+    CommandRejected over Kafka), never stored to stall the relay."""
+
+    kind, status = "too-large", 413
 
 
 class Metadata(BaseModel):
@@ -52,8 +64,11 @@ class EventStore:
         if version != expected_version:
             raise ConcurrencyError(stream_id, expected_version, version)
         sealed = self._seal(stream_id, version, head, new_events, meta)
+        rows = [_row(e) for e in sealed]
+        for e, row in zip(sealed, rows):
+            _storable(e, row["body"])
         try:
-            await conn.execute(insert(events), [_row(e) for e in sealed])
+            await conn.execute(insert(events), rows)
         except IntegrityError as race:
             raise ConcurrencyError(stream_id, expected_version, None) from race
         trace = current_trace_context()
@@ -143,6 +158,29 @@ async def verify_database(url: str) -> tuple[bool, str]:
         return False, f"BROKEN: {broken}"
     finally:
         await db.dispose()
+
+
+def _storable(e: Envelope, body: str) -> None:
+    """Every reader can take it: small enough for the broker, and no NUL character
+    (PostgreSQL text holds none, so a read model could never store it)."""
+    size = len(body.encode())
+    if size > MAX_EVENT_BYTES:
+        raise EventTooLarge(f"{e.event_type} would be {size:,} bytes; an event is at most "
+                            f"{MAX_EVENT_BYTES:,}: send fewer or shorter texts")
+    if _has_nul(e.payload) or _has_nul([e.correlation_id, e.causation_id, e.actor.id,
+                                         e.actor.role]):
+        raise UnencodableText("text contains a NUL character (U+0000), which cannot be "
+                              "stored")
+
+
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def _row(e: Envelope) -> dict:

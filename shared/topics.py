@@ -42,9 +42,14 @@ def dead_letter_topic(topic: str) -> str:
     return f"{topic}.dlq"
 
 
-def ensure_topics(bootstrap: str, topics: list[Topic], replication: int = 1,
-                  min_insync: int | None = None) -> list[str]:
-    """Create missing topics (and their dead-letter topics); return the names made."""
+# replication -1: the broker's default.replication.factor (3 on a cluster, with its
+# min.insync.replicas), so a service's topics survive the loss of a broker.
+def ensure_topics(bootstrap: str, topics: list[Topic], replication: int = -1,
+                  min_insync: int | None = None, security: dict | None = None) -> list[str]:
+    """Create missing topics (and their dead-letter topics); return the names made.
+    `security`: client keyword arguments (default: this process's client_security());
+    a principal sees only the topics it may describe (see shared/kafka_security.py)."""
+    from .kafka_io import client_security  # noqa: PLC0415 (kafka_io → deadletter → topics)
     config = dict(FOREVER)
     if min_insync:
         config["min.insync.replicas"] = str(min_insync)
@@ -52,7 +57,8 @@ def ensure_topics(bootstrap: str, topics: list[Topic], replication: int = 1,
     for t in {t.name: t for t in topics}.values():  # one request may not name a topic twice
         wanted.append(NewTopic(t.name, t.partitions, replication, topic_configs=config))
         wanted.append(NewTopic(dead_letter_topic(t.name), 1, replication, topic_configs=config))
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="hyeopchi-admin")
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="hyeopchi-admin",
+                             **(client_security() if security is None else security))
     try:
         existing = set(admin.list_topics())
         missing = [t for t in wanted if t.name not in existing]

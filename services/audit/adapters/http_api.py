@@ -1,6 +1,8 @@
 """Read-only HTTP API for auditors (FastAPI; OpenAPI at /docs): the timeline, an
 institution's dossier across services, and chain alerts. Nothing here writes."""
-from fastapi import APIRouter, Depends, FastAPI
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Query
 from sqlalchemy import select
 
 from shared.http import install_problem_handlers, read_guard
@@ -20,7 +22,8 @@ def build_api(service) -> FastAPI:
 
     @router.get("/timeline")
     async def events(since: str | None = None, until: str | None = None,
-                     event_type: str | None = None, limit: int = 1000) -> list[dict]:
+                     event_type: str | None = None,
+                     limit: Annotated[int, Query(ge=1)] = 1000) -> list[dict]:
         """Every decision, in time order: who, when, why, under which rule."""
         q = select(timeline).order_by(timeline.c.recorded_at, timeline.c.event_id)
         if since:

@@ -8,7 +8,9 @@ them sealed with the member's own key, opened only at `/members/{id}/personal`).
 from datetime import date
 from decimal import Decimal
 
-from fastapi import APIRouter, Depends, FastAPI
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Path
 from sqlalchemy import select
 
 from shared.envelope import Envelope
@@ -104,7 +106,8 @@ def _reads(service) -> APIRouter:
         return [public_view(r) for r in sorted(found, key=lambda r: r["starts_at"])]
 
     @router.get("/institutions/{institution_id}/committee-report/{year}")
-    async def institution_report(institution_id: str, year: int) -> dict:
+    async def institution_report(institution_id: str,
+                                 year: Annotated[int, Path(ge=1, le=9999)]) -> dict:
         """Committees, meetings held by mode, youth share and quota compliance,
         open-call share and allowance totals of one institution in one year."""
         own = await rows(rm.committees, rm.committees.c.institution_id == institution_id)

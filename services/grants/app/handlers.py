@@ -1,7 +1,7 @@
 """Command handlers of the grants service: load, decide in the domain, append."""
 from __future__ import annotations
 
-from sqlalchemy import Column, MetaData, String, Table, insert, select
+from sqlalchemy import Column, MetaData, String, Table, insert, select, text
 
 from shared.envelope import Actor, Envelope
 from shared.store import EventStore, Metadata
@@ -82,6 +82,11 @@ class GrantsHandlers:
     async def _ReceiveApplication(self, conn, cmd: c.ReceiveApplication, actor):
         rules = (await self._round(conn, cmd.round_id)).must_accept()
         org = await self._load(conn, Organisation, organisation_stream(cmd.organisation_id))
+        if conn.dialect.name == "postgresql":
+            # Two intakes of one organisation touch no common stream: they queue here
+            # so the second sees the first's row (SQLite's BEGIN IMMEDIATE queues all).
+            await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {
+                "key": f"grants-intake:{cmd.round_id}:{cmd.organisation_id}"})
         earlier = (await conn.execute(select(round_applications.c.application_id).where(
             round_applications.c.round_id == cmd.round_id,
             round_applications.c.organisation_id == cmd.organisation_id))).scalar()

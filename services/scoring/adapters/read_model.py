@@ -7,7 +7,9 @@ partition interleaving; totals and provisional ranks are derived when read.
 from __future__ import annotations
 
 from sqlalchemy import (JSON, Boolean, Column, Integer, MetaData, String, Table, Text,
-                        select, update)
+                        case, select, update)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from shared.envelope import Envelope
 from shared.projection import Projection
@@ -70,6 +72,36 @@ class ScorecardProjection(Projection):
         if handler:
             await handler(conn, envelope, event)
 
+    async def apply_all(self, conn, items) -> None:
+        """Runs of ScoreComputed (most of the log) as one upsert each; any other event
+        on its own, in order. Within a run the last score of an indicator is what
+        event-by-event applying leaves, so only that one is written."""
+        run: dict[tuple, tuple] = {}
+        for envelope, event in items:
+            if isinstance(event, ev.ScoreComputed):
+                run[(event.cycle_id, event.institution_id, event.indicator_id)] = \
+                    (envelope, event)
+                continue
+            await self._scores(conn, run)
+            await self.apply(conn, envelope, event)
+        await self._scores(conn, run)
+
+    @staticmethod
+    async def _scores(conn, run: dict) -> None:
+        if not run:
+            return
+        rows = [dict(**_key(e, e.indicator_id), **_computed(env, e),
+                     effective_points=str(e.points), adjusted=False)
+                for env, e in run.values()]
+        run.clear()
+        ins = (sqlite_insert if conn.dialect.name == "sqlite" else pg_insert)(scores)
+        kept = {c: ins.excluded[c] for c in _computed_columns}
+        await conn.execute(ins.on_conflict_do_update(
+            index_elements=["cycle_id", "institution_id", "indicator_id"],
+            set_={**kept, "effective_points": case(  # an adjustment in force stays
+                (scores.c.adjusted.is_(False), ins.excluded.effective_points),
+                else_=scores.c.effective_points)}), rows)
+
     async def _ScoringOpened(self, conn, env, e: ev.ScoringOpened):
         await conn.execute(cycles.insert().values(cycle_id=e.cycle_id,
                                                   rulebook_ref=e.rulebook_ref, status="open"))
@@ -91,10 +123,7 @@ class ScorecardProjection(Projection):
             status="reopened", final_ranking=None, signed_off_by=None))
 
     async def _ScoreComputed(self, conn, env, e: ev.ScoreComputed):
-        values = dict(computed_points=str(e.points), max_points=e.max_points,
-                      source=e.source, weight=str(e.weight), measure=e.measure,
-                      inputs=e.inputs, explanation=e.explanation,
-                      rulebook_ref=e.rulebook_ref, computed_event_id=env.event_id)
+        values = _computed(env, e)
         key = _key(e, e.indicator_id)
         changed = await conn.execute(update(scores).where(*_where(scores, key)).values(
             **values))
@@ -141,6 +170,17 @@ class ScorecardProjection(Projection):
         await conn.execute(update(scores).where(*_where(scores, _key(e, indicator_id)))
                            .values(effective_points=str(points), adjusted=True,
                                    adjustment=adjustment))
+
+
+def _computed(env, e: ev.ScoreComputed) -> dict:
+    return dict(computed_points=str(e.points), max_points=e.max_points,
+                source=e.source, weight=str(e.weight), measure=e.measure,
+                inputs=e.inputs, explanation=e.explanation,
+                rulebook_ref=e.rulebook_ref, computed_event_id=env.event_id)
+
+
+_computed_columns = ("computed_points", "max_points", "source", "weight", "measure",
+                     "inputs", "explanation", "rulebook_ref", "computed_event_id")
 
 
 def _key(e, indicator_id: str | None = None) -> dict:

@@ -20,6 +20,7 @@ class ScoringHandlers:
         return await getattr(self, f"_{command.command_type}")(conn, command, actor, meta)
 
     async def _card(self, conn, command) -> tuple:
+        await self.app.lock_cycle(conn, command.year)
         cycle = await self.app.cycle(conn, command.year)
         cycle.must_be_changeable()
         card, _ = await self.app.load(conn, Scorecard, scorecard_stream(
@@ -100,6 +101,7 @@ class ScoringHandlers:
             cmd.appeals_until, ranking, self.app.clock()), meta)
 
     async def _SignOff(self, conn, cmd: c.SignOff, actor, meta):
+        await self.app.lock_cycle(conn, cmd.year, exclusive=True)
         cycle = await self.app.cycle(conn, cmd.year)
         year = str(cmd.year)
         ranking = await self.app.ranking(conn, year)
@@ -108,6 +110,7 @@ class ScoringHandlers:
             await facts.count(conn, facts.pending_scores, year), self.app.clock()), meta)
 
     async def _ReopenScoring(self, conn, cmd: c.ReopenScoring, actor, meta):
+        await self.app.lock_cycle(conn, cmd.year, exclusive=True)
         cycle = await self.app.cycle(conn, cmd.year)
         done = await self.app.append(conn, cycle, cycle.reopen(cmd.reason), meta)
         for institution_id in await facts.institution_ids(conn):

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.envelope import Actor, Envelope
@@ -51,9 +52,22 @@ class ScoringApp:
             aggregate.version += 1
         return appended
 
+    @staticmethod
+    async def lock_cycle(conn, year: int | str, exclusive: bool = False) -> None:
+        """Scorecard changes (shared) and the sign-off or reopening (exclusive) of one
+        cycle exclude each other: a change racing the sign-off either lands before it
+        (and is in the signed-off ranking) or sees it and is refused. They touch no
+        common stream, so on PostgreSQL they queue on this lock until the commit;
+        SQLite's BEGIN IMMEDIATE already queues every writer."""
+        if conn.dialect.name == "postgresql":
+            how = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+            await conn.execute(text(f"SELECT {how}(hashtext(:key))"),
+                               {"key": f"scoring-cycle:{year}"})
+
     async def rescore(self, conn, cycle_id: str, institution_id: str,
                       meta: Metadata) -> list[Envelope]:
         """Recompute one scorecard from current facts; record what changed."""
+        await self.lock_cycle(conn, cycle_id)
         cycle, _ = await self.load(conn, ScoringCycle, scoring_stream(cycle_id))
         if not cycle.exists or cycle.state.signed_off:
             return []  # after sign-off only a logged reopen lets scores move

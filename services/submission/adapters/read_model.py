@@ -12,6 +12,8 @@ copies then agree whatever the interleaving.
 from __future__ import annotations
 
 from sqlalchemy import JSON, Boolean, Column, Integer, MetaData, String, Table, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from shared.envelope import Envelope
 from shared.projection import Projection
@@ -66,6 +68,19 @@ class ReportStatusProjection(Projection):
         handler = getattr(self, f"_{type(event).__name__}", None)
         if handler:
             await handler(conn, envelope, event)
+
+    async def apply_all(self, conn, items) -> None:
+        """Runs of registrations and report changes (nearly the whole log) worked out
+        on the rows in memory, as event-by-event applying would leave them, and
+        written in two statements; other events on their own, in order."""
+        run: list = []
+        for envelope, event in items:
+            if isinstance(event, _IN_MEMORY):
+                run.append((envelope, event))
+                continue
+            await _write_run(conn, run)
+            await self.apply(conn, envelope, event)
+        await _write_run(conn, run)
 
     async def _InstitutionRegistered(self, conn, env, e: ev.InstitutionRegistered):
         await conn.execute(institutions.insert().values(
@@ -144,6 +159,68 @@ async def _change(conn, env: Envelope, cycle_id: str, institution_id: str, **val
         **values, last_event_type=env.event_type,
         last_changed_at=env.recorded_at.isoformat(), last_actor_id=env.actor.id,
         last_actor_role=env.actor.role))
+
+
+_IN_MEMORY = (ev.InstitutionRegistered, ev.ReportSubmitted, ev.ReportAmended,
+              ev.IndicatorMarkedNotApplicable, ev.ReportWithdrawn, ev.ReportReopened)
+_STATUS_COLUMNS = [c.name for c in report_status.columns]
+
+
+async def _write_run(conn, run: list) -> None:
+    """What `_InstitutionRegistered`, `_ReportSubmitted`… do, for a run of them."""
+    if not run:
+        return
+    items, run[:] = list(run), []
+    institution_ids = sorted({e.institution_id for _, e in items})
+    rows: dict[tuple, dict] = {}
+    for i in range(0, len(institution_ids), 500):
+        found = await conn.execute(select(report_status).where(
+            report_status.c.institution_id.in_(institution_ids[i:i + 500])))
+        rows.update({(r.cycle_id, r.institution_id): dict(r._mapping) for r in found})
+    cycle_ids = (await conn.execute(select(cycles.c.cycle_id))).scalars().all()
+    touched: dict[tuple, dict] = {}
+    registered = []
+
+    def row(cycle_id: str, institution_id: str) -> dict:  # `_status`, in memory
+        key = (cycle_id, institution_id)
+        if key not in rows:
+            rows[key] = {c: None for c in _STATUS_COLUMNS} | {
+                "cycle_id": cycle_id, "institution_id": institution_id,
+                "status": "not_submitted", "submitted": [], "not_applicable": []}
+        touched[key] = rows[key]
+        return rows[key]
+
+    for env, e in items:
+        if isinstance(e, ev.InstitutionRegistered):
+            registered.append(dict(institution_id=e.institution_id, name_ko=e.name_ko,
+                                   kind=e.kind, treated_as_field_office=False,
+                                   division_count=e.division_count))
+            for cycle_id in cycle_ids:
+                row(cycle_id, e.institution_id)
+            continue
+        r = row(e.cycle_id, e.institution_id)
+        if isinstance(e, (ev.ReportSubmitted, ev.ReportAmended)):
+            r.update(status="late_reopened" if e.late else (
+                "submitted" if isinstance(e, ev.ReportSubmitted) else "amended"),
+                submission_id=e.submission_id,
+                submitted=sorted(x.indicator_id for x in e.results), not_applicable=[])
+        elif isinstance(e, ev.IndicatorMarkedNotApplicable):
+            r.update(not_applicable=sorted([*r["not_applicable"], e.indicator_id]))
+        elif isinstance(e, ev.ReportWithdrawn):
+            r.update(status="withdrawn", submitted=[], not_applicable=[])
+        else:
+            r.update(reopened_until=e.until.isoformat())
+        r.update(last_event_type=env.event_type, last_changed_at=env.recorded_at.isoformat(),
+                 last_actor_id=env.actor.id, last_actor_role=env.actor.role)
+    if registered:
+        await conn.execute(institutions.insert(), registered)
+    if touched:
+        ins = (sqlite_insert if conn.dialect.name == "sqlite" else pg_insert)(report_status)
+        await conn.execute(ins.on_conflict_do_update(
+            index_elements=["cycle_id", "institution_id"],
+            set_={c: ins.excluded[c] for c in _STATUS_COLUMNS
+                  if c not in ("cycle_id", "institution_id")}),
+            [dict(r) for r in touched.values()])
 
 
 def with_missing(row: dict, indicator_ids: list[str]) -> dict:
