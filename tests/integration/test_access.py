@@ -20,7 +20,7 @@ from shared.tables import backbone, events
 pytestmark = pytest.mark.integration
 SERVICES = ("submission", "scoring", "committee", "grants", "audit")
 SAMPLE = {"year": "2021", "institution_id": "planning", "meeting_id": "m-1",
-          "round_id": "2021", "application_id": "2021-0001"}
+          "round_id": "2021", "application_id": "2021-0001", "member_id": "member-a"}
 OPERATIONS = ("/health", "/metrics", "/docs", "/openapi", "/redoc")
 
 
