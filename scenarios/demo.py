@@ -88,7 +88,7 @@ async def grants(gra: ServiceProcess, bootstrap: str) -> None:
         return get(gra, "/rounds/2021/summary")
 
     async def until(check):
-        return await wait_until(lambda: _when(summary, check), timeout=180)
+        return await wait_until(lambda: _when(summary, check), timeout=600)
     send_http(gra.url, {"command_type": "OpenRound", "year": 2021}, grants2021.OFFICER)
     await grants2021.send_applications(bootstrap, "hyeopchi")
     await until(lambda s: s["applied"] == 418)
@@ -116,7 +116,7 @@ async def committees(com: ServiceProcess, bootstrap: str) -> None:
     async with KafkaCommands(bootstrap, "hyeopchi", "committee") as kafka:
         for command in [*seeds.subcommittee_commands(), seeds.meeting_13_minutes()]:
             await kafka.send(command, actor=seeds.SECRETARY, key=seeds.SUBCOMMITTEE)
-    m13 = await wait_until(lambda: _minuted(com, "democracy-governance-13"), timeout=60)
+    m13 = await wait_until(lambda: _minuted(com, "democracy-governance-13"), timeout=300)
     cost = get(com, "/meetings/gov-eval-advisory-1")
     say(8, f"committee: the 2019 advisory meeting cost {cost['allowance_total']:,} + "
            f"{cost['other_costs']:,} = {cost['total_cost']:,} KRW under "
@@ -153,7 +153,7 @@ async def submissions(sub: ServiceProcess, bootstrap: str) -> list[dict]:
     async with KafkaCommands(bootstrap, "hyeopchi") as kafka:
         for command in y2021.institution_commands():
             await kafka.send(command, actor=y2021.ORG_REGISTRY)
-        await wait_until(lambda: _count(sub, "/institutions", 47), timeout=60)
+        await wait_until(lambda: _count(sub, "/institutions", 47), timeout=300)
         kinds = Counter(k for _, _, k in y2021.INSTITUTIONS)
         hr, edu = y2021.hr_events(), y2021.education_events()
         await send_external(bootstrap, "hyeopchi.ingress.hr", hr)
@@ -168,7 +168,7 @@ async def submissions(sub: ServiceProcess, bootstrap: str) -> list[dict]:
             else:
                 send_http(sub.url, report, who)
         await wait_until(lambda: _reports(sub, lambda r: r["status"] == "submitted",
-                                          len(reports)), timeout=90)
+                                          len(reports)), timeout=300)
     say(5, f"{len(reports)} reports received ({(len(reports) + 1) // 2} over HTTP, "
            f"{len(reports) // 2} over Kafka); {len(y2021.NOT_SUBMITTING)} institutions "
            "did not submit")
@@ -187,7 +187,7 @@ async def refusals(sub: ServiceProcess, bootstrap: str) -> None:
     async with KafkaCommands(bootstrap, "hyeopchi") as kafka:
         await kafka.send(y2021.bad_reports()[0][1], actor=y2021.submitter("emergency"))
         await kafka.send_raw(b'{"command_id": "broken", "command": ')
-    rejected = await wait_until(lambda: _of_type(bootstrap, "CommandRejected"), timeout=60)
+    rejected = await wait_until(lambda: _of_type(bootstrap, "CommandRejected"), timeout=300)
     print(f"      Kafka: CommandRejected ({rejected[0].payload['refusal']}): "
           f"{rejected[0].payload['detail'][:80]}")
     parked = await wait_until(lambda: read_topic(bootstrap, "hyeopchi.submission.commands.dlq"))
@@ -238,7 +238,7 @@ async def scoring(sco: ServiceProcess, reports: list[dict]) -> None:
                                 "points": points, "comment": "사례의 구체성과 시민 참여"},
                       y2021.expert(e))
     await wait_until(lambda: _scored(sco, lambda cards: not any(
-        i["source"] == "pending" for c in cards for i in c["indicators"])), timeout=60)
+        i["source"] == "pending" for c in cards for i in c["indicators"])), timeout=300)
     print(f"      3 experts scored {len(work)} qualitative indicators; expert-park declared "
           f"a conflict with {conflicted} and was excluded there")
     target, target_indicator = work[1]
@@ -262,7 +262,7 @@ async def scoring(sco: ServiceProcess, reports: list[dict]) -> None:
            "scored it upheld it (14)")
     await asyncio.sleep(max(0.0, (window - NOW()).total_seconds()) + 0.5)
     signed = send_http(sco.url, {"command_type": "SignOff", "year": 2021}, y2021.PANEL_MEMBER)
-    final = await wait_until(lambda: _final(sco), timeout=60)
+    final = await wait_until(lambda: _final(sco), timeout=300)
     print(f"      panel signed off (HTTP {signed.status_code}); final results for the "
           f"evaluation office, rulebook {final['rulebook_ref']}:")
     for row in final["ranking"][:5]:

@@ -56,7 +56,7 @@ async def test_seed_meetings_quota_disclosure_and_replay(stack, kafka_bootstrap,
         (750_000, 363_000, 1_113_000)
     assert cost["allowance_rule_ref"] == "allowance/v1"
 
-    m13 = await wait_until(lambda: _minuted(svc, "democracy-governance-13"), timeout=60)
+    m13 = await wait_until(lambda: _minuted(svc, "democracy-governance-13"), timeout=300)
     assert [(i["number"], i["kind"], i["owning_team"]) for i in m13["agenda"]] == [
         ("2021-11", "report", "협치기획팀"), ("2021-12", "report", "시정협치팀"),
         ("2021-13", "report", "공익활동지원팀"), ("2021-14", "advisory", "협치기획팀")]
@@ -103,7 +103,7 @@ async def test_seed_meetings_quota_disclosure_and_replay(stack, kafka_bootstrap,
         assert answer.status_code == status and words in answer.json()["detail"], answer.text
     assert await stored_events(svc.database_url) == before
 
-    report = await wait_until(lambda: _report(svc, "democracy", 2021), timeout=60)
+    report = await wait_until(lambda: _report(svc, "democracy", 2021), timeout=300)
     [card] = report["committees"]
     assert card["members"] == 8 and card["youth_share"] == "0.1250"
     assert card["below_youth_quota"] and card["exception_approved"]
@@ -163,7 +163,7 @@ async def test_scoring_sees_a_meeting_held_as_evidence(stack, kafka_bootstrap):
     for command in seeds.subcommittee_commands():
         ok(com, command)
     # The HTTP answer comes at commit; the outbox relay publishes a moment later.
-    [held] = await wait_until(lambda: _held(kafka_bootstrap, com.prefix), timeout=60)
+    [held] = await wait_until(lambda: _held(kafka_bootstrap, com.prefix), timeout=300)
 
     async def evidence():
         card = get(sco, "/cycles/2021/scorecards/democracy")
@@ -171,5 +171,5 @@ async def test_scoring_sees_a_meeting_held_as_evidence(stack, kafka_bootstrap):
             return None
         row = {i["indicator_id"]: i for i in card.json()["indicators"]}["committee-meetings"]
         return row if row["measure"].get("meetings_on_record") == 1 else None
-    row = await wait_until(evidence, timeout=60)
+    row = await wait_until(evidence, timeout=300)
     assert held.event_id in row["inputs"] and row["source"] == "measured"

@@ -36,7 +36,7 @@ def summary(svc) -> dict:
     return read(svc.url, "/rounds/2021/summary").json()
 
 
-async def until(svc, check, timeout: float = 180):
+async def until(svc, check, timeout: float = 600):  # waits, not speed claims
     async def probe():
         s = summary(svc)
         return s if check(s) else None

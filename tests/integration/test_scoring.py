@@ -42,7 +42,7 @@ async def feed_2021(sub, sco, bootstrap: str) -> list[dict]:
     async with KafkaCommands(bootstrap, sub.prefix) as kafka:
         for command in y2021.institution_commands():
             await kafka.send(command, actor=y2021.ORG_REGISTRY)
-    await wait_until(lambda: _registered(sub), timeout=60)
+    await wait_until(lambda: _registered(sub), timeout=300)
     await send_external(bootstrap, f"{sub.prefix}.ingress.hr", y2021.hr_events())
     await send_external(bootstrap, f"{sub.prefix}.ingress.education", y2021.education_events())
     reports = y2021.reports()
@@ -122,7 +122,7 @@ async def test_2021_scoring_from_reports_to_signed_off_ranking(stack, kafka_boot
                                y2021.expert(e))
             assert answer.status_code == 201, answer.text
     cards = await wait_until(lambda: scored(sco, lambda cs: not any(
-        i["source"] == "pending" for c in cs for i in c["indicators"])), timeout=60)
+        i["source"] == "pending" for c in cs for i in c["indicators"])), timeout=300)
     case = {c["institution_id"]: {i["indicator_id"]: i for i in c["indicators"]}
             for c in cards}[conflicted_at][conflict_indicator]
     given = y2021.expert_scores(conflicted_at, conflict_indicator, MAX[conflict_indicator])
@@ -167,7 +167,7 @@ async def test_2021_scoring_from_reports_to_signed_off_ranking(stack, kafka_boot
     await asyncio.sleep(max(0.0, (window - datetime.now(timezone.utc)).total_seconds()) + 0.5)
     signed = send_http(sco.url, {"command_type": "SignOff", "year": 2021}, panel)
     assert signed.status_code == 201, signed.text
-    results = await wait_until(lambda: _final(sco), timeout=60)
+    results = await wait_until(lambda: _final(sco), timeout=300)
     after = send_http(sco.url, {"command_type": "AdjustScore", "year": 2021,
                                 "institution_id": target, "indicator_id": target_indicator,
                                 "to_points": "1", "reason": "too late"}, panel)
@@ -248,7 +248,7 @@ async def test_a_new_rulebook_version_rescores_before_sign_off(stack, kafka_boot
         row = {i["indicator_id"]: i for i in card.json()["indicators"]}["committee-openness"]
         return row if (row["computed_points"], row["rulebook_ref"]) == (points, ref) else None
     v1 = await wait_until(lambda: base_openness("6.00", "governance-capability/2021/v1"),
-                          timeout=60)
+                          timeout=300)
     assert v1["source"] == "base"
     missing_file = send_http(sub.url, {"command_type": "ReviseRulebook", "year": 2021,
                                        "version": 3, "reason": "no such file"})
@@ -256,5 +256,5 @@ async def test_a_new_rulebook_version_rescores_before_sign_off(stack, kafka_boot
     assert send_http(sub.url, {"command_type": "ReviseRulebook", "year": 2021, "version": 2,
                                "reason": "기본점수 상향 (base score raised)"}).status_code == 201
     v2 = await wait_until(lambda: base_openness("8.00", "governance-capability/2021/v2"),
-                          timeout=60)
+                          timeout=300)
     assert "base score 40" in v2["explanation"]
