@@ -202,7 +202,7 @@ def run(args) -> dict:
         raw = raw_consume(bootstrap, big, list(topics))
         log("Kafka ConsumerPerformance on the same topics")
         perf = consumer_perf(bootstrap, topics, together=quick)
-        _checkpoint({"replay_big": replay_big, "replay_small": replay_small, "raw": raw,
+        _checkpoint(Path(args.out), {"replay_big": replay_big, "replay_small": replay_small, "raw": raw,
                      "perf": perf, "made": made, "made_small": made_small})
         profile = None
         if args.profile:
@@ -311,10 +311,10 @@ def judge(r: dict) -> dict:
     return checks
 
 
-def _checkpoint(stage: dict) -> None:
-    """What is measured so far, in case a later stage fails (bench/results/partial.json)."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "partial.json").write_text(json.dumps(stage, indent=1, default=str))
+def _checkpoint(folder: Path, stage: dict) -> None:
+    """What is measured so far, in case a later stage fails (<out>/partial.json)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "partial.json").write_text(json.dumps(stage, indent=1, default=str))
 
 
 def _version(package: str) -> str | None:

@@ -7,7 +7,6 @@ from typing import AsyncIterator
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
 
 DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
 
@@ -28,8 +27,11 @@ class Database:
         self.url = async_url(url)
         self.metadatas = list(metadatas)
         self.is_sqlite = self.url.startswith("sqlite")
-        # SQLite: one writer at a time anyway; NullPool avoids sharing handles across loops.
-        options = {"poolclass": NullPool} if self.is_sqlite else {"pool_pre_ping": True}
+        # SQLite connections are pooled too: opening one per transaction (a thread, a
+        # file handle, the pragmas) cost ~10 ms and capped a service near 100
+        # transactions/s (90 against 660 commits/s pooled, same file). SQLAlchemy makes
+        # the aiosqlite threads daemons, and each call binds to the loop running it.
+        options = {} if self.is_sqlite else {"pool_pre_ping": True}
         self.engine: AsyncEngine = create_async_engine(self.url, echo=echo, **options)
         if self.is_sqlite:
             _sqlite_pragmas(self.engine)
