@@ -95,16 +95,19 @@ class Fleet:
                 if s.proc and s.proc.poll() is not None}
 
     async def settled(self, inputs: list[Input], timeout: float = 1800.0,
-                      quiet: int = 3, progress=None) -> dict:
+                      quiet: int = 3, progress=None, stall: float = 600.0) -> dict:
         """Wait until every input is applied, every outbox is empty, scoring applied
         every event it follows, the audit timeline holds every event, and every service
-        reports ready with no lag — `quiet` polls in a row."""
+        reports ready with no lag — `quiet` polls in a row. When nothing moves for
+        `stall` seconds it stops waiting and returns (`done` false): the books then
+        say what is missing."""
         expected: dict[tuple[str, str], int] = {}
         for i in inputs:
             key = (i.service, i.consumer)
             expected[key] = expected.get(key, 0) + 1
         loop = asyncio.get_running_loop()
         deadline, streak, state = loop.time() + timeout, 0, {}
+        seen, since = None, loop.time()
         while loop.time() < deadline:
             for name, code in self.exits().items():
                 raise RuntimeError(f"{name} exited {code} on its own: "
@@ -114,6 +117,10 @@ class Fleet:
                 progress(state)
             streak = streak + 1 if state["done"] else 0
             if streak >= quiet:
+                return state
+            if (state["events"], state["behind"]) != seen:
+                seen, since = (state["events"], state["behind"]), loop.time()
+            elif loop.time() - since > stall:
                 return state
             await asyncio.sleep(2.0)
         raise TimeoutError(f"not settled in {timeout}s: {state}")

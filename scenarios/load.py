@@ -90,10 +90,11 @@ class Workload:
                      {"command_type": "OpenRound", "year": 2021},
                      {"id": "grants-officer-1", "role": "grants_officer", "kind": "person"},
                      {"grants.RoundOpened": 1})]
-        per_institution = [self._institution(n, rng) for n in range(self.institutions)]
-        # Interleaved: every sender works at once, each in its own order per key.
-        width = max(len(x) for x in per_institution)
-        self.inputs = [x[k] for k in range(width) for x in per_institution if k < len(x)]
+        lanes: dict[tuple[str, str], list[Input]] = {}
+        for n in range(self.institutions):
+            for item in self._institution(n, rng):
+                lanes.setdefault((item.topic, item.key), []).append(item)
+        self.inputs = _merge(list(lanes.values()), random.Random(self.seed + 1))
 
     def _institution(self, n: int, rng: random.Random) -> list[Input]:
         inst = f"inst-{self.seed}-{n:05d}"
@@ -192,6 +193,17 @@ class Workload:
 
     def topics(self) -> set[str]:
         return {i.topic for i in self.everything()}
+
+
+def _merge(sequences: list[list[Input]], rng: random.Random) -> list[Input]:
+    """Every sender at once: the inputs of each topic and key at random moments of the
+    run, in their own order (the order that must hold), all merged by moment."""
+    timed = []
+    for n, sequence in enumerate(sequences):
+        moments = sorted(rng.random() for _ in sequence)
+        timed += [(moment, n, k) for k, moment in enumerate(moments)]
+    timed.sort()
+    return [sequences[n][k] for _, n, k in timed]
 
 
 def _report_causes(head: str, report: dict) -> dict[str, int]:

@@ -4,8 +4,9 @@ Starts its own Kafka broker (and PostgreSQL server), every service as its own
 process, and sends the scaled-up load (`scenarios/load.py`: about 100,000 events by
 default) while it injects faults: kill -9 of a random service at random moments
 (seeded; the seed is printed) with an immediate restart, a restart of the broker, a
-restart of PostgreSQL, and a second instance of scoring started and stopped again
-(a consumer-group rebalance, two projection runners on one read model). Then it waits
+restart of PostgreSQL, and second instances of submission, scoring and audit started
+and stopped again (consumer-group rebalances, two projection runners and two outbox
+relays on one database). Then it waits
 until everything sent has settled, stops the services, and holds what was sent
 against what was stored, published and followed (`scenarios/books.py`): lost and
 doubled effects, refusals, per-stream order, hash chains, and every projection's live
@@ -26,15 +27,13 @@ import subprocess
 import time
 from pathlib import Path
 
-from scenarios.books import audit_books
-from scenarios.fleet import ALL, Fleet, create_database, free_port, kill_at_random
-from scenarios.load import Workload, send
-from scenarios.processes import KAFKA_SH, REPO, script
-
+REPO = Path(__file__).resolve().parents[1]
+KAFKA_SH = REPO / "deploy" / "kafka" / "kafka.sh"
 PG_SH = REPO / "deploy" / "postgres" / "pg.sh"
 RUN = REPO / ".run" / "soak"
 OUT = REPO / ".run" / "soak.json"
-EVENTS_PER_INSTITUTION = 44  # measured: stored events per synthetic institution
+EVENTS_PER_INSTITUTION = 50  # measured: stored events per synthetic institution
+TWICE = ("submission", "scoring", "audit")  # the services a rebalance runs twice
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -46,12 +45,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--broker-restarts", type=int, default=1)
     p.add_argument("--postgres-restarts", type=int, default=1)
     p.add_argument("--rebalances", type=int, default=1,
-                   help="times a second scoring instance joins and leaves")
+                   help="times second instances of submission, scoring and audit join "
+                        "and leave")
     p.add_argument("--database", choices=["postgresql", "sqlite", "mixed"],
-                   default="postgresql", help="mixed: scoring and audit on PostgreSQL, "
+                   default="mixed", help="mixed (default): scoring and audit on PostgreSQL, "
                    "the others on SQLite")
-    p.add_argument("--rate", type=float, default=60.0,
-                   help="input messages a second the outside world sends (default 60)")
+    p.add_argument("--rate", type=float, default=15.0,
+                   help="input messages a second the outside world sends (default 15, "
+                        "about what this machine's services apply)")
     p.add_argument("--seed", type=int, help="fault schedule seed (default: random, printed)")
     p.add_argument("--out", default=str(OUT))
     p.add_argument("--keep", action="store_true", help="leave broker and PostgreSQL up")
@@ -62,6 +63,8 @@ def say(text: str) -> None:
 
 
 def main(args) -> int:
+    from scenarios.fleet import Fleet, free_port  # noqa: PLC0415 (keeps `hyeopchi` quick)
+    from scenarios.processes import script  # noqa: PLC0415
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(10**6)
     institutions = args.institutions or math.ceil(args.events / EVENTS_PER_INSTITUTION)
     shutil.rmtree(RUN, ignore_errors=True)
@@ -93,14 +96,19 @@ def main(args) -> int:
 
 
 def _databases(kind: str, pg_port: int) -> dict[str, str]:
+    from scenarios.fleet import ALL, create_database  # noqa: PLC0415
+    from scenarios.processes import script  # noqa: PLC0415
     on_pg = {"postgresql": ALL, "sqlite": (), "mixed": ("scoring", "audit")}[kind]
     admin = script(PG_SH, "start", "--name", "soak", "--port", pg_port) if on_pg else None
     return {name: create_database(admin, f"soak_{name}") if name in on_pg
             else f"sqlite:///{RUN / f'{name}.db'}" for name in ALL}
 
 
-async def run(args, seed: int, institutions: int, fleet: Fleet, broker: dict,
+async def run(args, seed: int, institutions: int, fleet, broker: dict,
               pg_port: int) -> dict:
+    from scenarios.books import audit_books  # noqa: PLC0415
+    from scenarios.fleet import kill_at_random  # noqa: PLC0415
+    from scenarios.load import Workload, send  # noqa: PLC0415
     rng = random.Random(seed)
     workload = Workload(institutions, seed=2021)
     inputs = workload.everything()
@@ -122,7 +130,11 @@ async def run(args, seed: int, institutions: int, fleet: Fleet, broker: dict,
     on_pg = any(u.startswith("postgresql") for u in fleet.databases.values())
     other = _other_faults(args, fleet, broker, injected, sending, rng, on_pg)
     tasks.append(asyncio.create_task(other))
-    sent, kills, _ = await asyncio.gather(*tasks)
+    watching = asyncio.create_task(_report_progress(fleet, inputs))
+    try:
+        sent, kills, _ = await asyncio.gather(*tasks)
+    finally:
+        watching.cancel()
     injected["kill -9 of a service"] = len(kills)
     say(f"all {sent} inputs sent and acknowledged; waiting for the services to settle")
     last = [0.0]
@@ -132,6 +144,9 @@ async def run(args, seed: int, institutions: int, fleet: Fleet, broker: dict,
             last[0] = time.monotonic()
             say(f"{state['events']} events stored; behind: {state['behind']}")
     settled = await fleet.settled(inputs, timeout=4 * 3600, progress=progress)
+    if not settled["done"]:
+        say(f"nothing moved for 10 minutes (behind: {settled['behind']}): reading the "
+            "books as they stand")
     took = time.monotonic() - began
     fleet.stop()
     say(f"settled ({settled['events']} events); stopped the services; reading the books "
@@ -145,13 +160,28 @@ async def run(args, seed: int, institutions: int, fleet: Fleet, broker: dict,
             "books": books.summary(), "checksums": books.checksums, "clean": books.clean()}
 
 
-async def _other_faults(args, fleet: Fleet, broker: dict, injected: dict, sending: float,
+async def _report_progress(fleet, inputs, every: float = 120.0) -> None:
+    """Events stored so far, every two minutes while the load is sent."""
+    expected = {}
+    for i in inputs:
+        expected[(i.service, i.consumer)] = expected.get((i.service, i.consumer), 0) + 1
+    while True:
+        await asyncio.sleep(every)
+        try:
+            state = await fleet._state(expected)
+            say(f"{state['events']} events stored; behind: {state['behind']}")
+        except Exception as error:  # a database restarting: next time
+            say(f"progress unknown ({type(error).__name__})")
+
+
+async def _other_faults(args, fleet, broker: dict, injected: dict, sending: float,
                         rng: random.Random, on_pg: bool) -> None:
     """Broker restarts, PostgreSQL restarts and rebalances at random moments of the
     sending window, one after the other."""
     plan = ["broker"] * args.broker_restarts + ["postgres"] * (args.postgres_restarts
                                                               if on_pg else 0) \
         + ["rebalance"] * args.rebalances
+    from scenarios.processes import script  # noqa: PLC0415
     rng.shuffle(plan)
     slot = sending / (len(plan) + 1) if plan else 0
     for n, fault in enumerate(plan, start=1):
@@ -169,12 +199,14 @@ async def _other_faults(args, fleet: Fleet, broker: dict, injected: dict, sendin
             await asyncio.to_thread(script, PG_SH, "restart", "--name", "soak")
             injected["PostgreSQL restart"] += 1
         else:
-            say("starting a second scoring instance")
-            extra = await asyncio.to_thread(fleet.second_instance, "scoring")
+            say(f"starting second instances of {', '.join(TWICE)}")
+            extra = [await asyncio.to_thread(fleet.second_instance, s) for s in TWICE]
             await asyncio.sleep(slot * rng.uniform(0.3, 0.6))
-            say("stopping the second scoring instance")
-            await asyncio.to_thread(extra.stop, 60)
-            injected["second instance (rebalance)"] += 1
+            codes = [await asyncio.to_thread(x.stop, 60) for x in extra]
+            say(f"stopped the second instances (exit codes {codes})")
+            if any(codes):
+                raise RuntimeError(f"a second instance did not stop cleanly: {codes}")
+            injected["second instance (rebalance)"] += len(extra)
 
 
 def table(result: dict) -> str:

@@ -18,7 +18,7 @@ from decimal import Decimal
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from sqlalchemy import MetaData, insert, select, update
+from sqlalchemy import MetaData, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -97,15 +97,24 @@ class ProjectionRunner:
             return 0
         decoded = [self._decode(r) for r in records]
         counts = (self.applied, self.skipped)
-        try:  # fast path: the whole batch at once, no savepoint per record
-            bad = await self._commit(records, decoded, fetched, isolate=False)
-        except Exception:
-            if not await self.db.reachable():
-                raise  # an outage: nothing is committed, the batch comes again
-            # Some record failed: again, each record in its own savepoint, so the
-            # failing one is retried and then parked while the others apply.
-            self.applied, self.skipped = counts
-            bad = await self._commit(records, decoded, fetched, isolate=True)
+        try:
+            try:  # fast path: the whole batch at once, no savepoint per record
+                bad = await self._commit(records, decoded, fetched, isolate=False)
+            except Exception:
+                if not await self.db.reachable():
+                    raise  # an outage: nothing is committed, the batch comes again
+                # Some record failed: again, each record in its own savepoint, so the
+                # failing one is retried and then parked while the others apply.
+                self.applied, self.skipped = counts
+                bad = await self._commit(records, decoded, fetched, isolate=True)
+        except BaseException:
+            # The batch comes again, whether or not the stored offsets can be read now
+            # (a database that is away cannot say where to go back to); whatever of it
+            # was committed after all is skipped by the offsets stored with the rows.
+            for tp, batch in fetched.items():
+                if batch:
+                    self.consumer.seek(tp, batch[0].offset)
+            raise
         self.parked += len(bad)
         PROJECTED.labels(self.p.name, "read").inc(len(records))
         PROJECTED.labels(self.p.name, "parked").inc(len(bad))
@@ -114,20 +123,26 @@ class ProjectionRunner:
     async def _commit(self, records, decoded, fetched, isolate: bool) -> list[tuple]:
         bad: list[tuple] = []
         async with self.db.transaction() as conn:
+            # Another runner of this projection on the same database (a second replica,
+            # a rolling update) may have applied part of the batch already: one runner
+            # at a time, and only the records past the offsets stored with the rows.
+            done = await self._claim(conn)
+            todo = [(r, d) for r, d in zip(records, decoded)
+                    if r.offset >= done.get((r.topic, r.partition), 0)]
             known = await self._stream_versions(conn, {
-                d[0].stream_id for d in decoded if d[0] is not None and d[2] is None})
+                d[0].stream_id for _, d in todo if d[0] is not None and d[2] is None})
             versions: dict[str, int] = {}
             # Fast path: what to apply is gathered and handed over in one call
             # (`Projection.apply_all`); isolated: each record applied on its own.
             self._pending = None if isolate else []
-            for record, d in zip(records, decoded):
+            for record, d in todo:
                 why = await (self._apply_record(conn, record, d, versions, known) if isolate
                              else self._apply(conn, record, d, versions, known))
                 if why:
                     bad.append((record, why))
             await self._flush(conn)
             await self._save_versions(conn, versions)
-            await self._save_offsets(conn, fetched)
+            await self._save_offsets(conn, fetched, done)
             # Park before the commit: if parking fails nothing is committed and the
             # batch comes again; a parked-then-crashed batch parks twice, loses none.
             for record, why in bad:
@@ -233,17 +248,28 @@ class ProjectionRunner:
             [{"projection": self.p.name, "stream_id": s, "version": v}
              for s, v in versions.items()])
 
-    async def _save_offsets(self, conn, fetched) -> None:
+    async def _claim(self, conn) -> dict[tuple[str, int], int]:
+        """Wait for any other runner of this projection on this database to commit
+        (PostgreSQL: a transaction-scoped advisory lock; SQLite's BEGIN IMMEDIATE
+        already lets one writer in at a time), then read the offsets stored so far."""
+        if not self.db.is_sqlite:
+            await conn.execute(text("SELECT pg_advisory_xact_lock(26729, hashtext(:name))"),
+                               {"name": self.p.name})
+        rows = await conn.execute(select(projection_offsets).where(
+            projection_offsets.c.projection == self.p.name))
+        return {(r.topic, r.partition): r.next_offset for r in rows}
+
+    async def _save_offsets(self, conn, fetched, done: dict[tuple[str, int], int]) -> None:
         for tp, batch in fetched.items():
             if not batch:
                 continue
             keys = dict(projection=self.p.name, topic=tp.topic, partition=tp.partition)
             where = [projection_offsets.c[k] == v for k, v in keys.items()]
+            after = max(batch[-1].offset + 1, done.get((tp.topic, tp.partition), 0))
             changed = await conn.execute(update(projection_offsets).where(*where)
-                                         .values(next_offset=batch[-1].offset + 1))
+                                         .values(next_offset=after))
             if changed.rowcount == 0:
-                await conn.execute(insert(projection_offsets).values(
-                    **keys, next_offset=batch[-1].offset + 1))
+                await conn.execute(insert(projection_offsets).values(**keys, next_offset=after))
 
     async def _stored_offsets(self) -> dict[TopicPartition, int]:
         async with self.db.reading() as conn:
