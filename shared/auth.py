@@ -98,7 +98,11 @@ def _principal(claims: dict) -> Principal:
     institution = claims.get("inst")
     if role == SUBMITTER and not institution:
         raise Unauthenticated("a submitter's token must name its institution (inst)")
-    return Principal(str(claims["sub"]), role, kind, institution)
+    subject = str(claims["sub"])
+    if not 1 <= len(subject) <= 200:  # it becomes the actor of every event it causes
+        raise Unauthenticated(f"token subject must be 1 to 200 characters "
+                              f"(got {len(subject)})")
+    return Principal(subject, role, kind, institution)
 
 
 _VERIFIER: dict[tuple, Verifier] = {}

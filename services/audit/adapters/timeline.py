@@ -103,6 +103,12 @@ class Timeline(Projection):
             await self._alert(conn, e.source, None, None, e,
                               f"event {e.event_id}: previous-hash link broken")
             return
+        if (await conn.execute(select(timeline.c.event_id).where(
+                timeline.c.event_id == e.event_id))).first():
+            await self._alert(conn, e.source, None, None, e,
+                              f"event {e.event_id}: this id is already on record at "
+                              "another stream position (a copy or a forgery)")
+            return
         await conn.execute(insert(timeline).values(**_row(e)))
         if head:
             await conn.execute(update(heads).where(heads.c.stream_id == e.stream_id).values(
