@@ -51,3 +51,24 @@ def test_korean_in_non_personal_fields_is_kept_readable(stream):
 def test_level_filter_applies(stream):
     structlog.get_logger().debug("hidden", event_id="e3")
     assert lines(stream) == []
+
+
+def test_a_kafka_client_repeating_itself_is_held_to_one_line_per_window(stream):
+    from shared.logs import RepeatLimiter
+    [limiter] = [f for h in logging.getLogger().handlers for f in h.filters
+                 if isinstance(f, RepeatLimiter)]
+    now = [100.0]
+    limiter.clock = lambda: now[0]
+    client = logging.getLogger("aiokafka.client")
+    for _ in range(500):
+        client.error("Unable connect to node with id %s", 1)
+    client.error("Unable to update metadata from [1]")  # a different line: passes
+    logging.getLogger("shared.other").warning("not a Kafka client: never held")
+    logging.getLogger("shared.other").warning("not a Kafka client: never held")
+    now[0] += 11
+    client.error("Unable connect to node with id %s", 1)
+    events = [json.loads(line)["event"] for line in lines(stream)]
+    assert events == [
+        "Unable connect to node with id 1", "Unable to update metadata from [1]",
+        "not a Kafka client: never held", "not a Kafka client: never held",
+        "Unable connect to node with id 1 (and 499 identical lines in the 10 s before)"]
