@@ -139,7 +139,17 @@ class ReliableHandler:
             if seen:
                 return "duplicate"
             if isinstance(decoded.message, EventMessage):
-                await _in_stream_order(conn, self.name, decoded.message.envelope)
+                try:
+                    await _in_stream_order(conn, self.name, decoded.message.envelope)
+                except Rejected:
+                    # Under READ COMMITTED a second instance (a rebalance) may have
+                    # applied this very record between the inbox check and this one:
+                    # a duplicate, not a fork (found by the soak).
+                    if await conn.scalar(select(inbox.c.event_id).where(
+                            inbox.c.consumer == self.name,
+                            inbox.c.event_id == decoded.message_id)):
+                        return "duplicate"
+                    raise
             await self.apply(conn, decoded.message)
             await conn.execute(insert(inbox).values(consumer=self.name,
                                                     event_id=decoded.message_id))
