@@ -17,7 +17,7 @@ from .kafka_io import delivery_of
 def subscribe(broker: KafkaBroker, handler: ReliableHandler, *topics: str,
               group_id: str):
     """Returns the FastStream subscriber (its `.consumer` tells assignment and lag)."""
-    subscriber = broker.subscriber(*topics, group_id=group_id,
+    subscriber = broker.subscriber(*topics, group_id=group_id, decoder=_undecoded,
                                    ack_policy=AckPolicy.NACK_ON_ERROR,
                                    auto_offset_reset="earliest", title=f"{handler.name}")
 
@@ -25,6 +25,16 @@ def subscribe(broker: KafkaBroker, handler: ReliableHandler, *topics: str,
     async def on_record(msg: KafkaMessage) -> None:
         await handler.handle(delivery_of(msg.raw_message))
     return subscriber
+
+
+async def _undecoded(message) -> bytes:
+    """The body as it came: the handler decodes it, with a reason for bad input.
+
+    FastStream's own decoder json-parses every body first and lets a RecursionError
+    (a record nested 10,000 deep) escape: with NACK_ON_ERROR the record came again
+    and again, never reaching the handler or the DLQ (tests/hostile, live deployment).
+    """
+    return message.body
 
 
 def broker_send(broker: KafkaBroker):
