@@ -67,7 +67,7 @@ async def replay(bootstrap: str, into: str | None = None, until: datetime | None
                 progress(name)
         return results
     await Database(url, backbone).create_tables()  # once, before the writers race
-    loop, prefix = asyncio.get_running_loop(), os.environ.get("TOPIC_PREFIX", "")
+    loop, prefix = asyncio.get_running_loop(), os.environ.get("TOPIC_PREFIX")
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
         jobs = {name: loop.run_in_executor(pool, _rebuild_in_process, bootstrap,
                                            _own_file(url, name), name, until, prefix)
@@ -89,8 +89,10 @@ def _own_file(url: str, name: str) -> str:
     return f"{head}:///{file.with_name(f'{file.stem}.{name}{suffix}')}"
 
 
-def _rebuild_in_process(bootstrap: str, url: str, name: str, until, prefix: str) -> dict:
-    os.environ["TOPIC_PREFIX"] = prefix  # read when the projection is made
+def _rebuild_in_process(bootstrap: str, url: str, name: str, until,
+                        prefix: str | None) -> dict:
+    if prefix is not None:  # read when the projection is made; unset: the default
+        os.environ["TOPIC_PREFIX"] = prefix
     return asyncio.run(_rebuild_named(bootstrap, url, name, until))
 
 
