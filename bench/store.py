@@ -133,12 +133,8 @@ def eventsourcing_peer(env: dict[str, str], single: int, batches: int) -> dict:
 
 
 def _fresh_pg(admin_url: str) -> str:
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    from scenarios.fleet import create_database  # noqa: PLC0415
+    return create_database(admin_url, f"bench_{uuid.uuid4().hex[:10]}")
 
 
 def _drop_pg(admin_url: str, url: str) -> None:
