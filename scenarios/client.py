@@ -35,6 +35,20 @@ def post(url: str, path: str, body: dict, actor: dict | None = OFFICER) -> httpx
     return httpx.post(f"{url}{path}", json=body, timeout=30, headers=auth_headers(actor))
 
 
+def by_reference(url: str, command: dict, actor: dict) -> dict:
+    """A committee command made fit for Kafka, where personal data may not travel: an
+    appointment's personal data is deposited over HTTPS first (POST /personal-data at
+    the committee service `url`) and the command carries the reference instead."""
+    if command.get("command_type") != "AppointMember" or "personal" not in command:
+        return command
+    answer = post(url, "/personal-data", {"committee_id": command["committee_id"],
+                                          "member_id": command["member_id"],
+                                          "personal": command["personal"]}, actor)
+    answer.raise_for_status()
+    rest = {k: v for k, v in command.items() if k != "personal"}
+    return {**rest, "personal_ref": answer.json()["personal_ref"]}
+
+
 PATHS = {"OpenCycle": "/cycles", "SetDeadline": "/cycles/deadline",
          "ReviseRulebook": "/cycles/rulebook-revisions",
          "CloseCycle": "/cycles/closing", "RegisterInstitution": "/institutions",

@@ -17,7 +17,8 @@ from datetime import datetime, timedelta, timezone
 
 
 from scenarios import grants2021, seeds, y2021
-from scenarios.client import KafkaCommands, published_events, read, send_external, send_http
+from scenarios.client import (KafkaCommands, by_reference, published_events, read,
+                              send_external, send_http)
 from scenarios.processes import KAFKA_SH, REPO, ServiceProcess, script, wait_until
 from shared.db import Database
 from shared.deadletter import header
@@ -115,7 +116,8 @@ async def committees(com: ServiceProcess, bootstrap: str) -> None:
         send_http(com.url, command, seeds.SECRETARY)
     async with KafkaCommands(bootstrap, "hyeopchi", "committee") as kafka:
         for command in [*seeds.subcommittee_commands(), seeds.meeting_13_minutes()]:
-            await kafka.send(command, actor=seeds.SECRETARY, key=seeds.SUBCOMMITTEE)
+            await kafka.send(by_reference(com.url, command, seeds.SECRETARY),
+                             actor=seeds.SECRETARY, key=seeds.SUBCOMMITTEE)
     m13 = await wait_until(lambda: _minuted(com, "democracy-governance-13"), timeout=300)
     cost = get(com, "/meetings/gov-eval-advisory-1")
     say(8, f"committee: the 2019 advisory meeting cost {cost['allowance_total']:,} + "
@@ -128,7 +130,8 @@ async def committees(com: ServiceProcess, bootstrap: str) -> None:
                         "reason": "사임"}, seeds.SECRETARY)
     appoint = {"command_type": "AppointMember", "committee_id": seeds.SUBCOMMITTEE,
                "member_id": "member-i", "role": "member", "channel": "recommendation",
-               "appointed_on": "2021-06-15", "personal": {"name": "위원 I", "birth_year": 1960}}
+               "appointed_on": "2021-06-15",
+               "personal": {"name": "위원 I", "birth_date": "1960-09-03"}}
     refused = send_http(com.url, appoint, seeds.SECRETARY)
     send_http(com.url, {"command_type": "ApproveYouthQuotaException",
                         "committee_id": seeds.SUBCOMMITTEE, "member_id": "member-i",

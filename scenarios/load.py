@@ -157,7 +157,9 @@ class Workload:
                 "member_id": member, "role": "chair" if k == 0 else "member",
                 "channel": rng.choice(["open_call", "recommendation"]),
                 "appointed_on": "2020-01-02",
-                "personal": {"name": f"위원 {k}", "birth_year": rng.randint(1955, 2000)}},
+                "personal": {"name": f"위원 {k}",  # one draw per member, as before
+                             "birth_date": f"{rng.randint(1955, 2000)}-"
+                                           f"{k % 12 + 1:02d}-{k % 28 + 1:02d}"}},
                 SECRETARY, {"committee.MemberAppointed": 1}))
         for number in (1, 2):
             day = f"2020-{3 * number:02d}-{rng.randint(1, 28):02d}"

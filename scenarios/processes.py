@@ -28,8 +28,10 @@ class ServiceProcess:
 
     def __init__(self, service: str, *, database_url: str, bootstrap: str, port: int,
                  topic_prefix: str, log_path: Path, extra_env: dict | None = None):
+        from scenarios.dev_kek import dev_kek  # noqa: PLC0415
         from scenarios.sso import dev_sso  # noqa: PLC0415
         dev_sso()  # the services trust the development SSO's public key
+        dev_kek()  # and the committee wraps person keys with a development KEK
         self.service, self.port, self.log_path = service, port, log_path
         self.env = {**{k: v for k, v in os.environ.items() if k != "HYEOPCHI_CRASH_AT"},
                     "DATABASE_URL": database_url, "KAFKA_BOOTSTRAP_SERVERS": bootstrap,

@@ -3,13 +3,21 @@
 Faithful to the documents in structure: dates, times, places, who attended (by
 count and post), agenda numbers, kinds, owning teams, titles, opinions, results,
 the next meeting, costs, disclosure. One deliberate change: the four members the
-2021 report names appear here as 위원 A–D, and every birth year is made up — a
+2021 report names appear here as 위원 A–D, and every birth date is made up — a
 project must not attach invented personal data to real, named people.
 """
 from __future__ import annotations
 
 KST = "+09:00"
-SECRETARY = {"id": "gov-office-secretary-1", "role": "committee_secretary", "kind": "person"}
+# The secretariat's token names the committees it serves (claim `committees`).
+SECRETARY = {"id": "gov-office-secretary-1", "role": "committee_secretary", "kind": "person",
+             "committees": ["gov-eval-advisory", "democracy-governance"]}
+
+
+def secretary_for(*committees: str, who: str = "gov-office-secretary-1") -> dict:
+    """A secretary whose token names exactly these committees."""
+    return {"id": who, "role": "committee_secretary", "kind": "person",
+            "committees": list(committees)}
 YOUTH_HEAD = {"id": "youth-office-head", "role": "youth_office_head", "kind": "person"}
 
 # --- seed 000: 협치역량평가 자문회의 (1st advisory meeting), 2019-03-14 -------------------
@@ -23,7 +31,7 @@ def advisory_commands() -> list[dict]:
                  "kind": "advisory group", "city_committee": False}
     appoint = [{"command_type": "AppointMember", "committee_id": ADVISORY, "member_id": m,
                 "role": "member", "channel": "recommendation", "appointed_on": "2019-03-01",
-                "personal": {"name": f"자문위원 {n}", "birth_year": 1965 + n}}
+                "personal": {"name": f"자문위원 {n}", "birth_date": f"{1965 + n}-0{n}-1{n}"}}
                for n, m in enumerate(ADVISORY_MEMBERS, start=1)]
     held = {"command_type": "RecordMeetingHeld", "meeting_id": "gov-eval-advisory-1",
             "committee_id": ADVISORY, "number": 1, "mode": "in_person",
@@ -53,8 +61,11 @@ def advisory_commands() -> list[dict]:
 SUBCOMMITTEE = "democracy-governance"
 ATTENDING = ["member-a", "member-b", "member-c", "member-d"]
 OTHERS = ["member-e", "member-f", "member-g", "member-h"]
-BIRTH = {"member-a": 1962, "member-b": 1970, "member-c": 1975, "member-d": 1990,
-         "member-e": 1958, "member-f": 1966, "member-g": 1994, "member-h": 1980}
+# Birthdays before the appointment day (2020-05-01): the full ages equal the year
+# differences the youth decisions were first recorded with.
+BIRTH = {"member-a": "1962-03-08", "member-b": "1970-01-21", "member-c": "1975-04-02",
+         "member-d": "1990-02-14", "member-e": "1958-04-30", "member-f": "1966-01-05",
+         "member-g": "1994-03-27", "member-h": "1980-04-11"}
 CHANNEL = {"member-a": "recommendation", "member-b": "open_call", "member-c": "open_call",
            "member-d": "open_call", "member-e": "recommendation", "member-f": "open_call",
            "member-g": "open_call", "member-h": "recommendation"}
@@ -68,7 +79,7 @@ def subcommittee_commands() -> list[dict]:
     appoint = [{"command_type": "AppointMember", "committee_id": SUBCOMMITTEE,
                 "member_id": m, "role": "chair" if m == "member-a" else "member",
                 "channel": CHANNEL[m], "appointed_on": "2020-05-01",
-                "personal": {"name": f"위원 {m[-1].upper()}", "birth_year": BIRTH[m]}}
+                "personal": {"name": f"위원 {m[-1].upper()}", "birth_date": BIRTH[m]}}
                for m in ATTENDING + OTHERS]
     return [establish, *appoint, meeting_13()]
 

@@ -37,21 +37,25 @@ class DevSSO:
                                                     "alg": "ES256"}]}))
         self._issued: dict[tuple, tuple[float, str]] = {}
 
-    def issue(self, actor: dict, ttl: int = 3600, **overrides) -> str:
-        """A token for {"id", "role", "kind"?, "institution_id"?}; cached while fresh."""
-        key = (actor["id"], actor["role"], actor.get("kind"), actor.get("institution_id"),
-               tuple(sorted(overrides.items())))
+    def issue(self, actor: dict, ttl: int = 900, **overrides) -> str:
+        """A token for {"id", "role", "kind"?, "institution_id"?, "committees"?};
+        cached while it has five minutes left. 15 minutes by default: the longest a
+        command's token may live on Kafka (COMMAND_TOKEN_MAX_LIFETIME_S)."""
+        key = json.dumps([actor, ttl, overrides], sort_keys=True, default=str)
         now = time.time()
-        if not overrides and key in self._issued and self._issued[key][0] > now + 600:
+        if key in self._issued and self._issued[key][0] > now + 300:
             return self._issued[key][1]
         claims = {"sub": actor["id"], "role": actor["role"],
                   "kind": actor.get("kind", "person"), "iss": ISSUER, "aud": AUDIENCE,
                   "iat": int(now), "exp": int(now + ttl)}
         if actor.get("institution_id"):
             claims["inst"] = actor["institution_id"]
+        if actor.get("committees"):
+            claims["committees"] = list(actor["committees"])
         claims.update(overrides)
         token = jwt.encode(claims, self.key, algorithm="ES256", headers={"kid": KID})
-        self._issued[key] = (now + ttl, token)
+        if "exp" not in overrides and "iat" not in overrides:
+            self._issued[key] = (now + ttl, token)
         return token
 
 

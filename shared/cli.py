@@ -111,6 +111,17 @@ def cmd_soak(args) -> int:
     return soak(args)
 
 
+def cmd_rotate_kek(args) -> int:
+    """Re-wrap every committee person key under the KEK file's active key."""
+    keys = _service_module("committee", "app.keys")
+    return keys.main(database_url=args.database_url, batch_size=args.batch_size)
+
+
+def cmd_dlq(args) -> int:
+    from .dlq_admin import main as dlq_main
+    return dlq_main(args)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hyeopchi", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -155,6 +166,19 @@ def parser() -> argparse.ArgumentParser:
     verify = sub.add_parser("verify", help="check a service store's hash chains")
     verify.add_argument("database_url")
     verify.set_defaults(func=cmd_verify)
+    rotate = sub.add_parser("rotate-kek", help="committee: re-wrap every person key "
+                                               "under the KEK file's active key")
+    rotate.add_argument("--database-url", default=None,
+                        help="the committee database; default: the service's settings")
+    rotate.add_argument("--batch-size", type=int, default=500,
+                        help="person keys re-wrapped per transaction (default 500)")
+    rotate.set_defaults(func=cmd_rotate_kek)
+    from .dlq_admin import HELP as DLQ_HELP, add_arguments as dlq_arguments  # noqa: PLC0415
+    dlq = sub.add_parser("dlq", help="dead letters: list, show, redrive",
+                         description=DLQ_HELP,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    dlq_arguments(dlq)
+    dlq.set_defaults(func=cmd_dlq)
     return p
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import cache
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -16,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from .consumer import Decoded
 from .deadletter import Delivery
-from .auth import Forbidden, Policy, Principal, verifier
+from .auth import Forbidden, Policy, Principal, acting, verifier
 from .envelope import UnencodableText
 from .store import EventStore, Metadata
 
@@ -43,16 +44,45 @@ def command_message(name: str, command_union: Any) -> type[BaseModel]:
     return create_model(name, __base__=_Message, command=(command_union, ...))
 
 
+LOG_APPEND_TIME = 1  # Kafka's timestamp type: the broker's clock, not the producer's
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The trust boundary's bounds for a command record (settings; see topics.py)."""
+
+    max_bytes: int
+    skew_s: int
+    max_lifetime_s: int
+
+
+@cache
+def limits() -> Limits:
+    from .settings import ServiceSettings  # noqa: PLC0415
+    s = ServiceSettings()
+    return Limits(s.max_body_bytes, s.token_clock_skew_s, s.command_token_max_lifetime_s)
+
+
 def command_decoder(message_model: type[BaseModel]):
-    """Validate the message and its token (expiry judged at the record's produce
-    time); anything wrong raises, and the record is dead-lettered with the reason."""
+    """Validate the message and its token, judged at the moment the broker appended
+    the record; anything wrong raises, and the record is dead-lettered with the reason.
+    A record the broker did not stamp (a topic not on LogAppendTime) is refused: the
+    producer's own timestamp would let an expired token through."""
     def decode(delivery: Delivery) -> Decoded:
+        bounds = limits()
         if delivery.value is None:
             raise ValueError("empty record: a command needs a JSON body")
+        if len(delivery.value) > bounds.max_bytes:
+            raise ValueError(f"record of {len(delivery.value)} bytes is larger than the "
+                             f"{bounds.max_bytes}-byte limit for a command")
+        if delivery.timestamp_type != LOG_APPEND_TIME or not delivery.timestamp_ms:
+            raise ValueError("the record carries no broker append time (the commands "
+                             "topic must have message.timestamp.type=LogAppendTime): a "
+                             "token is not judged by the sender's clock")
         message = message_model.model_validate_json(delivery.value)
-        sent = datetime.fromtimestamp(delivery.timestamp_ms / 1000, UTC) \
-            if delivery.timestamp_ms else None
-        who = verifier().verify(message.token, at=sent)
+        appended = datetime.fromtimestamp(delivery.timestamp_ms / 1000, UTC)
+        who = verifier().verify(message.token, at=appended, skew_s=bounds.skew_s,
+                                max_lifetime_s=bounds.max_lifetime_s)
         return Decoded(message.command_id, AuthenticatedCommand(message, who),
                        message.correlation_id)
     return decode
@@ -68,8 +98,9 @@ def command_applier(execute: Execute, store: EventStore, rejected: type,
         try:
             policy.check_command(who, message.command)
             async with conn.begin_nested():  # a refusal rolls back to here
-                await execute(conn, message.command, who.actor(), correlation,
-                              causation_id=message.command_id)
+                with acting(who):
+                    await execute(conn, message.command, who.actor(), correlation,
+                                  causation_id=message.command_id)
         except (*refusals, UnencodableText, Forbidden) as refused:
             event = rejected(command_id=message.command_id,
                              command_type=message.command.command_type,

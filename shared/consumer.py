@@ -9,6 +9,7 @@ database outage is waited out (the message is fine, the infrastructure is not).
 from __future__ import annotations
 
 import asyncio
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -22,6 +23,7 @@ from .db import Database
 from .deadletter import DeadLetters, Delivery
 from .envelope import Envelope
 from .faults import crash_point
+from .reasons import reason as _reason
 from .registry import DomainEvent, EventRegistry
 from .store import ConcurrencyError
 from .tables import inbox, projection_streams
@@ -128,8 +130,11 @@ class ReliableHandler:
                     continue
                 return await self._park(delivery, f"database refused it: {_reason(error)}")
             except Exception as error:  # a bug or a domain invariant: park, go on
-                log.exception("handler_failed", consumer=self.name,
-                              message_id=decoded.message_id)
+                # The frames, not log.exception: its message may quote the input
+                # (SQL parameters, a validator's words).
+                log.error("handler_failed", consumer=self.name,
+                          message_id=decoded.message_id, error=_reason(error),
+                          stack="".join(traceback.format_tb(error.__traceback__))[-4000:])
                 return await self._park(delivery, f"handler failed: {_reason(error)}")
 
     async def _transaction(self, decoded: Decoded) -> Outcome:
@@ -186,7 +191,3 @@ async def _in_stream_order(conn: AsyncConnection, consumer: str, e: Envelope) ->
     else:
         await conn.execute(update(projection_streams).where(*key).values(
             version=e.stream_version))
-
-
-def _reason(error: Exception) -> str:
-    return f"{type(error).__name__}: {error}"[:2000]

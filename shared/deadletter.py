@@ -5,6 +5,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from .ids import utcnow
+from .reasons import reason as reason_of, scrub
 from .telemetry import DEAD_LETTERS
 from .topics import dead_letter_topic
 
@@ -21,7 +22,8 @@ class Delivery:
     key: bytes | None
     value: bytes | None
     headers: tuple[tuple[str, bytes], ...] = field(default_factory=tuple)
-    timestamp_ms: int | None = None  # when the producer sent it (broker's record time)
+    timestamp_ms: int | None = None  # the record's time (see timestamp_type)
+    timestamp_type: int | None = None  # 0: the producer's CreateTime, 1: the broker's LogAppendTime
 
 
 class DeadLetters:
@@ -31,10 +33,13 @@ class DeadLetters:
         self.consumer = consumer
         self._send = send
 
-    async def park(self, delivery: Delivery, reason: str) -> None:
+    async def park(self, delivery: Delivery, reason: str | BaseException) -> None:
+        """`reason`: words built with shared.reasons.reason(), or the error itself;
+        either way no value of the record is repeated in the header."""
+        why = reason_of(reason) if isinstance(reason, BaseException) else scrub(reason)
         original = [h for h in delivery.headers if not h[0].startswith("x-dlq-")]
         ours = [
-            ("x-dlq-reason", reason[:4000].encode()),
+            ("x-dlq-reason", why[:4000].encode()),
             ("x-dlq-consumer", self.consumer.encode()),
             ("x-dlq-original-topic", delivery.topic.encode()),
             ("x-dlq-original-partition", str(delivery.partition).encode()),

@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from .auth import (ANONYMOUS, Forbidden, Policy, Principal, Unauthenticated, bearer,
+from .auth import (ANONYMOUS, Forbidden, Policy, Principal, Unauthenticated, acting, bearer,
                    verifier)
 
 PROBLEM = "application/problem+json"
@@ -42,7 +42,21 @@ def problem_response(status: int, kind: str, title: str, detail: str, **extra) -
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
 
 
+def unauthenticated_response(error: Unauthenticated) -> JSONResponse:
+    answer = problem_response(401, error.kind, "Unauthenticated", str(error))
+    answer.headers["WWW-Authenticate"] = 'Bearer realm="hyeopchi"'
+    return answer
+
+
+def forbidden_response(error: Forbidden) -> JSONResponse:
+    return problem_response(403, error.kind, "Forbidden", str(error))
+
+
 def install_problem_handlers(app: FastAPI) -> None:
+    """Problem bodies for every refusal, and the trust boundary (see http_boundary):
+    a command's caller is judged before its body is read; bodies are bounded."""
+    from .http_boundary import HttpBoundary  # noqa: PLC0415 — it imports this module
+
     @app.middleware("http")
     async def _no_nul(request: Request, call_next):
         # A NUL character cannot reach a query (PostgreSQL text holds none): refuse it
@@ -53,6 +67,8 @@ def install_problem_handlers(app: FastAPI) -> None:
                                     "path or query contains a NUL character (U+0000)")
         return await call_next(request)
 
+    app.add_middleware(HttpBoundary)  # outside _no_nul: first to run
+
     @app.exception_handler(Problem)
     async def _problem(_req: Request, error: Problem) -> JSONResponse:
         return problem_response(error.status, error.kind, error.kind.replace("-", " "),
@@ -60,13 +76,11 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Unauthenticated)
     async def _unauthenticated(_req: Request, error: Unauthenticated) -> JSONResponse:
-        answer = problem_response(401, error.kind, "Unauthenticated", str(error))
-        answer.headers["WWW-Authenticate"] = 'Bearer realm="hyeopchi"'
-        return answer
+        return unauthenticated_response(error)
 
     @app.exception_handler(Forbidden)
     async def _forbidden(_req: Request, error: Forbidden) -> JSONResponse:
-        return problem_response(403, error.kind, "Forbidden", str(error))
+        return forbidden_response(error)
 
     @app.exception_handler(HTTPException)
     async def _http(_req: Request, error: HTTPException) -> JSONResponse:
@@ -137,8 +151,12 @@ class EmbeddedServer(uvicorn.Server):
         yield
 
 
-def principal(authorization: Annotated[str | None, Header()] = None) -> Principal:
+def principal(request: Request,
+              authorization: Annotated[str | None, Header()] = None) -> Principal:
     """The caller, from its bearer token; no token = the anonymous public."""
+    from .http_boundary import PRINCIPAL  # noqa: PLC0415
+    if PRINCIPAL in request.scope:  # the boundary verified this token already
+        return request.scope[PRINCIPAL]
     token = bearer(authorization)
     return ANONYMOUS if token is None else verifier().verify(token)
 
@@ -156,7 +174,9 @@ def command_router(db, execute, writes: list[tuple[str, type]],
     """POST routes whose bodies are command models, run in one DB transaction.
 
     The caller must present a bearer token whose role `policy` allows for the
-    command (401 / 403 otherwise, before anything runs); the principal is the actor.
+    command: the boundary (http_boundary, installed by `install_problem_handlers`)
+    answers 401 / 403 before the body is read, by the command type and policy each
+    of these routes carries (`COMMAND_ROUTE`); the principal is the actor.
     `execute(conn, command, actor, correlation_id)` returns the appended envelopes; a
     refusal (one of `refusals`, with `status`, `kind`, `detail`) becomes a problem body
     and stores nothing.
@@ -166,6 +186,7 @@ def command_router(db, execute, writes: list[tuple[str, type]],
     from sqlalchemy.exc import IntegrityError  # noqa: PLC0415
 
     from .envelope import UnencodableText  # noqa: PLC0415
+    from .http_boundary import COMMAND_ROUTE, CommandRoute  # noqa: PLC0415
     from .ids import new_id  # noqa: PLC0415
     from .store import ConcurrencyError  # noqa: PLC0415
 
@@ -175,6 +196,8 @@ def command_router(db, execute, writes: list[tuple[str, type]],
 
     async def run(command, who: Principal, correlation_id: str | None) -> dict:
         from .telemetry import tracer  # noqa: PLC0415
+        if who is ANONYMOUS:  # only when the boundary is not installed: fail closed
+            raise Unauthenticated(f"{command.command_type} needs a bearer token")
         policy.check_command(who, command)  # the role again, and a submitter's institution
         correlation_id = correlation_id or new_id()
         for attempt in range(1, CONFLICT_ATTEMPTS + 1):
@@ -183,8 +206,9 @@ def command_router(db, execute, writes: list[tuple[str, type]],
                 # in every service that consumes the events this command records.
                 with tracer.start_as_current_span(f"command {type(command).__name__}"):
                     async with db.transaction() as conn:
-                        appended = await execute(conn, command, who.actor(),
-                                                 correlation_id)
+                        with acting(who):
+                            appended = await execute(conn, command, who.actor(),
+                                                     correlation_id)
                 break
             except (*refusals, UnencodableText) as refused:
                 raise Problem(str(refused), status=getattr(refused, "status", 422),
@@ -210,21 +234,12 @@ def command_router(db, execute, writes: list[tuple[str, type]],
         endpoint.__annotations__ = {"body": model, "who": caller,
                                     "correlation_id": correlation, "return": dict}
         endpoint.__doc__ = model.__doc__
+        # The boundary knows a command route, once the router chose it, by this.
+        setattr(endpoint, COMMAND_ROUTE,
+                CommandRoute(model.model_fields["command_type"].default, policy))
         return endpoint
 
-    def guard_for(command_type: str):
-        # Runs before the body is read: a role that may not send this command is
-        # told so (403), whatever it sent.
-        def guard(who: Principal = Depends(principal)) -> None:  # noqa: B008
-            if who is ANONYMOUS:
-                raise Unauthenticated(f"{command_type} needs a bearer token")
-            if who.role not in policy.commands.get(command_type, frozenset()):
-                raise Forbidden(f"role {who.role} may not {command_type}")
-        return guard
-
     for path, model in writes:
-        command_type = model.model_fields["command_type"].default
         router.add_api_route(path, endpoint_for(model), methods=["POST"], status_code=201,
-                             name=model.__name__, summary=model.__name__,
-                             dependencies=[Depends(guard_for(command_type))])
+                             name=model.__name__, summary=model.__name__)
     return router

@@ -65,7 +65,8 @@ def producer_send(producer: AIOKafkaProducer):
 
 def delivery_of(record) -> Delivery:  # aiokafka ConsumerRecord
     return Delivery(record.topic, record.partition, record.offset, record.key,
-                    record.value, tuple(record.headers or ()), record.timestamp)
+                    record.value, tuple(record.headers or ()), record.timestamp,
+                    record.timestamp_type)
 
 
 async def partitions_of(bootstrap: str, topics: tuple[str, ...] | list[str]) -> list:

@@ -10,8 +10,10 @@ or projection gets its rights by being declared, and nothing else gets any:
 - WRITE on its own events topic (the outbox relay publishes only there) and on the
   dead-letter topic `<topic>.dlq` of every topic it reads (where it parks records);
 - DESCRIBE on the other topics its start checks (ensure_topics: owned and consumed
-  topics and their DLQs) — existence only, no data;
-- no CREATE, DELETE, ALTER or cluster right. The admin creates every topic up front
+  topics and their DLQs) — existence only, no data — and DESCRIBE_CONFIGS on all of
+  them: a service refuses to start when a topic's retention or time settings drifted
+  from its kind's (shared/topics.py);
+- no CREATE, DELETE, ALTER, ALTER_CONFIGS or cluster right. The admin creates every topic up front
   (`apply`): topic settings (keep forever, partitions) stay the operator's, and a
   compromised service cannot make topics. An idempotent producer needs no
   IDEMPOTENT_WRITE: since Kafka 3.0, WRITE on a topic is enough for its producer id.
@@ -81,11 +83,12 @@ def service_grants(spec) -> set[Grant]:
     reads = consumed | {t for make in spec.projections for t in make().topics}
     owned = {t.name for t in spec.owns}
     writes = ({events_topic(spec.name).name} & owned) | {dead_letter_topic(t) for t in reads}
-    checked = owned | consumed
-    describes = (checked | {dead_letter_topic(t) for t in checked}) - reads - writes
+    checked = owned | consumed | {dead_letter_topic(t) for t in owned | consumed}
+    describes = checked - reads - writes
     return ({Grant(who, "TOPIC", t, "READ") for t in reads}
             | {Grant(who, "TOPIC", t, "WRITE") for t in writes}
             | {Grant(who, "TOPIC", t, "DESCRIBE") for t in describes}
+            | {Grant(who, "TOPIC", t, "DESCRIBE_CONFIGS") for t in checked}
             | {Grant(who, "GROUP", f"{spec.name}.{c.name}", "READ") for c in spec.consumers})
 
 

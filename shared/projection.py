@@ -27,6 +27,7 @@ from .db import Database
 from .deadletter import DeadLetters
 from .envelope import Envelope, canonical_json, sealed_record
 from .kafka_io import client_security, delivery_of, partitions_of
+from .reasons import reason
 from .registry import DomainEvent, EventRegistry
 from .tables import projection_offsets, projection_streams
 from .telemetry import PROJECTED
@@ -173,8 +174,7 @@ class ProjectionRunner:
             self.failures[key] = self.failures.get(key, 0) + 1
             if self.failures[key] < self.attempts:
                 raise
-            return f"projection failed {self.attempts} times: {type(error).__name__}: " \
-                   f"{error}"[:2000]
+            return f"projection failed {self.attempts} times: {reason(error)}"
 
     def _decode(self, record) -> tuple:
         """(envelope, event, why, broken): `why` says why it cannot be applied."""
@@ -186,7 +186,7 @@ class ProjectionRunner:
             event = self.p.registry.decode(envelope.event_type, envelope.schema_version,
                                            envelope.payload) if self.p.decodes else None
         except Exception as error:
-            return None, None, f"undecodable: {type(error).__name__}: {error}"[:2000], False
+            return None, None, f"undecodable: {reason(error)}", False
         return envelope, event, None, False
 
     async def _apply(self, conn, record, decoded, versions: dict[str, int],
@@ -299,7 +299,7 @@ class ProjectionRunner:
                 await self.step()
             except Exception as error:  # DB away: nothing committed; rewind and retry
                 log.warning("projection_retry", projection=self.p.name,
-                            error=type(error).__name__, detail=str(error)[:200])
+                            error=type(error).__name__, detail=reason(error)[:200])
                 await self._rewind()
                 await asyncio.sleep(1.0)
 

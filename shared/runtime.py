@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from dataclasses import dataclass, field
 
@@ -56,6 +56,9 @@ class ServiceSpec:
     consumers: list[ConsumerSpec] = field(default_factory=list)
     projections: list[Callable[[], Projection]] = field(default_factory=list)
     http: Callable[["Service"], FastAPI] | None = None
+    # Run once the schema is at head, before consumers, relay or commands start
+    # (say, to bring stored data up to what the code expects); raising refuses to start.
+    on_start: Callable[["Service"], Awaitable[None]] | None = None
 
 
 class Service:
@@ -85,6 +88,8 @@ class Service:
         await _retry("database", lambda: asyncio.to_thread(
             migrate.upgrade, self.db.url, self.spec.name, metadatas=self.db.metadatas),
             fatal=(migrate.SchemaDrift,))
+        if self.spec.on_start:
+            await self.spec.on_start(self)
         for c in self.spec.consumers:
             handler = ReliableHandler(c.name, self.db, c.decoder, c.apply(self),
                                       DeadLetters(c.name, broker_send(self.broker)))

@@ -51,6 +51,28 @@ class ServiceSettings(BaseSettings):
     auth_issuer: str = Field("seoul-sso", description="Required `iss` of bearer tokens.")
     auth_audience: str = Field("hyeopchi", description="Required `aud` of bearer tokens.")
 
+    # The trust boundary: commands and dead letters are not evidence and do not outlive
+    # their use; time is the broker's; bodies are bounded before they are parsed.
+    commands_retention_ms: int = Field(7 * 86_400_000, ge=1, description="How long the "
+                                       "commands and ingress topics keep a record (tokens "
+                                       "and inputs are not evidence; the events are).")
+    dead_letter_retention_ms: int = Field(30 * 86_400_000, ge=1, description="How long a "
+                                          "dead-letter topic keeps a parked record.")
+    token_clock_skew_s: int = Field(30, ge=0, le=300, description="Allowed difference "
+                                    "between the SSO's and the broker's clocks when a "
+                                    "command's token is judged at its append time.")
+    command_token_max_lifetime_s: int = Field(900, ge=1, description="A Kafka command's "
+                                              "token may live at most this long (exp - iat): "
+                                              "a copied token is soon worthless.")
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest HTTP request body "
+                                "or Kafka command record accepted, in bytes (413 / dead "
+                                "letter beyond it; whitespace counts).")
+    personal_data_kek_file: str = Field("", description="Path of a JSON file (a mounted "
+                                        "secret) with the key-encryption keys that wrap "
+                                        "each person's data key: {\"active\": ID, \"keys\": "
+                                        "{ID: base64 of 32 bytes}}. The committee service "
+                                        "refuses to seal or open personal data without it.")
+
     def database(self) -> str:
         if self.database_url_file:
             return Path(self.database_url_file).read_text().strip()

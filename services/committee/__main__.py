@@ -1,6 +1,8 @@
 """Entry point of the committee service: `hyeopchi run committee`."""
 from __future__ import annotations
 
+import sys
+
 from shared import runtime
 from shared.settings import ServiceSettings
 from shared.store import EventStore
@@ -9,6 +11,7 @@ from shared.topics import events_topic
 from .adapters import read_model
 from .adapters.http_api import build_api
 from .adapters.kafka_commands import apply_command, decode_command
+from .app import keys
 from .app.handlers import CommitteeHandlers
 from .app.personal import write_side
 
@@ -20,8 +23,10 @@ def handlers_for(_service=None) -> CommitteeHandlers:
 
 
 def spec() -> runtime.ServiceSpec:
-    return runtime.command_service(NAME, handlers_for, decode_command, apply_command,
-                                   read_model, build_api, write_side)
+    found = runtime.command_service(NAME, handlers_for, decode_command, apply_command,
+                                    read_model, build_api, write_side)
+    found.on_start = keys.wrap_plain_keys  # no KEK, no start; plain keys get wrapped
+    return found
 
 
 class Settings(ServiceSettings):
@@ -30,7 +35,12 @@ class Settings(ServiceSettings):
 
 
 def main() -> None:
-    runtime.main(spec(), Settings())
+    settings = Settings()
+    try:  # fail before anything starts, in one line an operator can act on
+        keys.load(settings.personal_data_kek_file)
+    except keys.KekUnavailable as error:
+        sys.exit(f"committee: refusing to start: {error}")
+    runtime.main(spec(), settings)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from shared import runtime
 from shared.consumer import envelope_decoder
 from shared.settings import ServiceSettings
 from shared.store import EventStore
-from shared.topics import Topic, events_topic, prefix
+from shared.topics import Topic, events_topic, ingress_topic
 
 from .adapters import intake, read_model
 from .adapters.http_api import build_api
@@ -20,9 +20,9 @@ NAME = "scoring"
 
 
 def ingress_topics() -> list[Topic]:
-    return [Topic(f"{prefix()}.ingress.hr", "headcounts from the HR system (JSON)"),
-            Topic(f"{prefix()}.ingress.education",
-                  "MOOC course completions from the education platform (JSON)")]
+    return [ingress_topic("hr", "headcounts from the HR system (JSON)"),
+            ingress_topic("education",
+                          "MOOC course completions from the education platform (JSON)")]
 
 
 def app_for(_service=None) -> ScoringApp:

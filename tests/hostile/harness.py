@@ -13,6 +13,7 @@ import asyncio
 import importlib
 import itertools
 import json
+import time
 import sqlite3
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -58,6 +59,7 @@ class Record:  # what aiokafka's ConsumerRecord offers the projection runner
     value: bytes | None
     headers: tuple = ()
     timestamp: int = 0
+    timestamp_type: int = 0  # CreateTime, as on an events topic
 
 
 class FeedConsumer:
@@ -137,7 +139,9 @@ class InProcess:
     # -- Kafka ----------------------------------------------------------------------
     def delivery(self, topic: str, value: bytes | None, key: bytes | None = b"k",
                  headers: tuple = ()) -> Delivery:
-        return Delivery(topic, 0, next(self.offsets), key, value, headers)
+        # As the broker hands it over: a commands topic stamps its own append time.
+        return Delivery(topic, 0, next(self.offsets), key, value, headers,
+                        int(time.time() * 1000), 1)
 
     # -- projections ----------------------------------------------------------------
     async def project(self, extra: list[Record] = ()) -> None:

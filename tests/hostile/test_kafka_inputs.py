@@ -16,6 +16,8 @@ import pytest_asyncio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from scenarios import seeds
+from scenarios.sso import dev_sso
 from shared.topics import events_topic
 
 from . import tally
@@ -207,6 +209,8 @@ async def test_named_hostile_records_and_duplicate_command_ids(world, messages):
         ident = {"submission": "institution_id", "committee": "committee_id",
                  "grants": "organisation_id"}[service]
         body["command"][ident] = fresh
+        if service == "committee":  # a secretary's token names the committees they serve
+            body["token"] = dev_sso().issue(seeds.secretary_for(fresh, fresh + "-b"))
         raw = json.dumps(body, ensure_ascii=False).encode()
         first = await kafka_input(svc, "commands", f"kafka {service}.commands",
                                   svc.delivery(f"hyeopchi.{service}.commands", raw),

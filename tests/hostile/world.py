@@ -11,6 +11,7 @@ from functools import cache
 from datetime import datetime, timedelta, timezone
 
 from scenarios import client, grants2021, seeds, y2021
+from scenarios.dev_kek import dev_kek
 from scenarios.client import ALL_PATHS, KafkaCommands
 from shared.envelope import Envelope
 from shared.topics import events_topic
@@ -28,6 +29,9 @@ REVIEWED = [40, 41, 42, 43, 44, 45]  # registered, not poorly evaluated organisa
 CMD_ID = "CMDID-PLACEHOLDER"        # a fresh command / event id is put here per input
 APPEAL_REVIEWER = "expert-appeals"
 READER = getattr(client, "AUDITOR", OFFICER)  # reads every route
+# The in-process committee seals and opens personal data only under a KEK: the
+# development one, for every hostile test that imports this world.
+dev_kek()
 
 
 @dataclass(frozen=True)
@@ -128,7 +132,7 @@ def templates() -> dict[str, list[Template]]:
                 "command_type": "AppointMember", "committee_id": SUB,
                 "member_id": "member-new", "role": "member", "channel": "open_call",
                 "appointed_on": "2021-05-01",
-                "personal": {"name": "청년 위원", "birth_year": 1995}}, SECRETARY),
+                "personal": {"name": "청년 위원", "birth_date": "1995-07-19"}}, SECRETARY),
             Template("DismissMember", {
                 "command_type": "DismissMember", "committee_id": SUB, "member_id": "member-h",
                 "dismissed_on": "2021-06-01", "reason": "임기 만료"}, SECRETARY),
@@ -259,6 +263,7 @@ class World:
     async def still_serving(self) -> None:
         """After hostile traffic, valid traffic still flows on every surface."""
         n = self.fresh_id("alive")
+        secretary = seeds.secretary_for(n, f"{n}-k")  # a token naming the new committees
         sub, com, gra, sco = (self.services[s] for s in
                               ("submission", "committee", "grants", "scoring"))
         await sub.command(ALL_PATHS["RegisterInstitution"], {
@@ -266,7 +271,7 @@ class World:
             "kind": "bureau"}, y2021.ORG_REGISTRY)
         await com.command(ALL_PATHS["EstablishCommittee"], {
             "command_type": "EstablishCommittee", "committee_id": n,
-            "institution_id": "democracy", "name_ko": "정상", "kind": "k"}, SECRETARY)
+            "institution_id": "democracy", "name_ko": "정상", "kind": "k"}, secretary)
         await gra.command(ALL_PATHS["RegisterOrganisation"], {
             "command_type": "RegisterOrganisation", "organisation_id": n, "name_ko": "정상",
             "registered_nonprofit": True, "funded_before": False}, grants2021.INTAKE)
@@ -278,7 +283,7 @@ class World:
                                     "kind": "bureau"}, OFFICER),
                     "committee": ({"command_type": "EstablishCommittee",
                                    "committee_id": f"{n}-k", "institution_id": "democracy",
-                                   "name_ko": "정상", "kind": "k"}, SECRETARY),
+                                   "name_ko": "정상", "kind": "k"}, secretary),
                     "grants": ({"command_type": "RegisterOrganisation",
                                 "organisation_id": f"{n}-k", "name_ko": "정상",
                                 "registered_nonprofit": True, "funded_before": False},

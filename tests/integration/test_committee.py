@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from scenarios import seeds, y2021
-from scenarios.client import KafkaCommands, published_events, read, send_http
+from scenarios.client import KafkaCommands, by_reference, published_events, read, send_http
 from services.committee.adapters import read_model
 from shared.db import Database
 from shared.deadletter import DeadLetters
@@ -48,7 +48,8 @@ async def test_seed_meetings_quota_disclosure_and_replay(stack, kafka_bootstrap,
         ok(svc, command)
     async with KafkaCommands(kafka_bootstrap, svc.prefix, "committee") as kafka:
         for command in [*seeds.subcommittee_commands(), seeds.meeting_13_minutes()]:
-            await kafka.send(command, actor=seeds.SECRETARY,  # seed 001 over Kafka
+            await kafka.send(by_reference(svc.url, command, seeds.SECRETARY),
+                             actor=seeds.SECRETARY,  # seed 001 over Kafka
                              key=seeds.SUBCOMMITTEE)
 
     cost = get(svc, "/meetings/gov-eval-advisory-1").json()
@@ -76,7 +77,8 @@ async def test_seed_meetings_quota_disclosure_and_replay(stack, kafka_bootstrap,
              "member_id": "member-g", "dismissed_on": "2021-06-01", "reason": "사임"})
     appoint = {"command_type": "AppointMember", "committee_id": seeds.SUBCOMMITTEE,
                "member_id": "member-i", "role": "member", "channel": "recommendation",
-               "appointed_on": "2021-06-15", "personal": {"name": "위원 I", "birth_year": 1960}}
+               "appointed_on": "2021-06-15",
+               "personal": {"name": "위원 I", "birth_date": "1960-09-03"}}
     refused = send_http(svc.url, appoint, seeds.SECRETARY)
     assert refused.status_code == 409 and refused.json()["type"].endswith("youth-quota")
     assert "12%" in refused.json()["detail"] and "youth office head" in refused.json()["detail"]
@@ -99,7 +101,9 @@ async def test_seed_meetings_quota_disclosure_and_replay(stack, kafka_bootstrap,
                                      "agenda": [base["agenda"][0], base["agenda"][0]]}),
             ("before it starts", 422, {**base, "meeting_id": "x-4",
                                        "ends_at": "2021-04-01T13:00:00+09:00"})]:
-        answer = send_http(svc.url, command, seeds.SECRETARY)
+        # a secretary scoped to the unknown committee too: the refusal is the domain's
+        actor = seeds.secretary_for(*seeds.SECRETARY["committees"], command["committee_id"])
+        answer = send_http(svc.url, command, actor)
         assert answer.status_code == status and words in answer.json()["detail"], answer.text
     assert await stored_events(svc.database_url) == before
 
@@ -111,7 +115,7 @@ async def test_seed_meetings_quota_disclosure_and_replay(stack, kafka_bootstrap,
     outputs = json.dumps([report, public, m13, cost,
                           get(svc, "/public/institutions/democracy/meetings?year=2021").json()],
                          ensure_ascii=False)
-    assert not [p for p in PERSONAL if p in outputs]  # no name, no birth year, anywhere
+    assert not [p for p in PERSONAL if p in outputs]  # no name, no birth date, anywhere
     svc.stop()
 
     monkeypatch.setenv("TOPIC_PREFIX", svc.prefix)

@@ -74,12 +74,38 @@ def _hs256_with(secret: bytes) -> str:
     return f"{signing}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
 
 
-def test_expiry_of_a_queued_command_is_judged_at_its_send_time(sso, verify):
+def test_a_queued_command_is_judged_at_the_brokers_append_time(sso, verify):
     from datetime import UTC, datetime, timedelta
-    token = sso.issue(OFFICER, exp=int(time.time()) - 60)  # expired a minute ago
+    now = int(time.time())
+    token = sso.issue(OFFICER, iat=now - 600, exp=now - 60)  # lived 9 minutes, now expired
     assert verify(token, at=datetime.now(UTC) - timedelta(minutes=5)).id == "officer-1"
-    with pytest.raises(Unauthenticated):
+    with pytest.raises(Unauthenticated, match="expired when the broker appended"):
         verify(token, at=datetime.now(UTC))
+    with pytest.raises(Unauthenticated, match="issued after the broker appended"):
+        verify(token, at=datetime.now(UTC) - timedelta(minutes=11))
+
+
+def test_the_clock_skew_is_bounded_on_both_sides(sso, verify):
+    from datetime import UTC, datetime
+    now = int(time.time())
+    token = sso.issue(OFFICER, iat=now, exp=now + 300)
+    for offset, accepted in ((-29, True), (-31, False), (329, True), (331, False)):
+        at = datetime.fromtimestamp(now + offset, UTC)
+        if accepted:
+            assert verify(token, at=at, skew_s=30).id == "officer-1"
+        else:
+            with pytest.raises(Unauthenticated):
+                verify(token, at=at, skew_s=30)
+
+
+def test_a_commands_token_may_not_live_longer_than_the_bound(sso, verify):
+    from datetime import UTC, datetime
+    now = int(time.time())
+    at = datetime.now(UTC)
+    assert verify(sso.issue(OFFICER, iat=now, exp=now + 900), at=at,
+                  max_lifetime_s=900).id == "officer-1"
+    with pytest.raises(Unauthenticated, match="may live at most 900 s"):
+        verify(sso.issue(OFFICER, iat=now, exp=now + 901), at=at, max_lifetime_s=900)
 
 
 def test_no_keys_configured_fails_closed(sso):
@@ -122,3 +148,59 @@ def test_policy_roles_and_own_institution():
         POLICY.check_read(ANONYMOUS, "/all", {})
     with pytest.raises(ValueError):
         roles("mayor")
+
+
+SECRETARY = {"id": "sec-1", "role": "committee_secretary"}
+
+
+class _CommitteeCmd:
+    def __init__(self, command_type, committee_id):
+        self.command_type, self.committee_id = command_type, committee_id
+
+
+def test_a_secretary_acts_only_for_the_committees_in_their_token(sso, verify):
+    who = verify(sso.issue(SECRETARY, committees=["c-1", "c-2"]))
+    assert who.committees == {"c-1", "c-2"}
+    policy = Policy(commands={"AppointMember": roles("committee_secretary")})
+    policy.check_command(who, _CommitteeCmd("AppointMember", "c-2"))
+    with pytest.raises(Forbidden, match="not for committee c-3"):
+        policy.check_command(who, _CommitteeCmd("AppointMember", "c-3"))
+    with pytest.raises(Unauthenticated, match="must name their committees"):
+        verify(sso.issue(SECRETARY))
+    with pytest.raises(Unauthenticated, match="list of committee ids"):
+        verify(sso.issue(SECRETARY, committees="c-1"))
+
+
+def test_the_scope_of_the_caller_holds_inside_a_handler(sso, verify):
+    from shared.auth import acting, require_committee_of_caller
+    who = verify(sso.issue(SECRETARY, committees=["c-1"]))
+    with acting(who):
+        require_committee_of_caller("c-1")
+        with pytest.raises(Forbidden):
+            require_committee_of_caller("c-9")
+    require_committee_of_caller("c-9")  # no caller: the service's own process
+
+
+def test_each_city_system_sends_only_the_commands_it_owns(sso, verify):
+    policy = Policy(commands={"RegisterInstitution": roles("city_system"),
+                              "ReceiveApplication": roles("city_system")},
+                    systems={"org-registry": frozenset({"RegisterInstitution"})})
+    registry = verify(sso.issue({"id": "org-registry", "role": "city_system",
+                                 "kind": "system"}))
+    policy.check_command(registry, _Cmd("RegisterInstitution"))
+    with pytest.raises(Forbidden, match="may not ReceiveApplication"):
+        policy.check_command(registry, _Cmd("ReceiveApplication"))
+    stranger = verify(sso.issue({"id": "hr-system", "role": "city_system",
+                                 "kind": "system"}))
+    with pytest.raises(Forbidden, match="may: nothing"):
+        policy.check_command(stranger, _Cmd("RegisterInstitution"))
+    with pytest.raises(Unauthenticated, match="kind: system"):
+        verify(sso.issue({"id": "org-registry", "role": "city_system"}))
+
+
+def test_auditors_read_every_decision_but_no_personal_data():
+    from services.committee.adapters.access import POLICY as committee
+    auditor = Principal("aud-1", "auditor")
+    committee.check_read(auditor, "/meetings/{meeting_id}", {})
+    with pytest.raises(Forbidden):
+        committee.check_read(auditor, "/members/{member_id}/personal", {})

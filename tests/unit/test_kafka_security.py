@@ -59,7 +59,7 @@ def test_an_external_system_writes_its_one_topic_and_nothing_else(plan):
 
 
 def test_nobody_but_the_admin_creates_alters_or_deletes(plan):
-    assert {g.operation for g in plan} == {"READ", "WRITE", "DESCRIBE"}
+    assert {g.operation for g in plan} == {"READ", "WRITE", "DESCRIBE", "DESCRIBE_CONFIGS"}
     assert {g.resource for g in plan} == {"TOPIC", "GROUP"}
 
 

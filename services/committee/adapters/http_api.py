@@ -2,7 +2,7 @@
 
 `/public/...` is what citizens may see: closed records stay closed, partly public
 ones show their agenda but not their withheld parts, and no output anywhere carries
-a member's name or birth year (the read model does not hold them; the events hold
+a member's name or birth date (the read model does not hold them; the events hold
 them sealed with the member's own key, opened only at `/members/{id}/personal`).
 """
 from datetime import date
@@ -13,14 +13,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, Path
 from sqlalchemy import select
 
-from shared.envelope import Envelope
-from shared.http import Problem, command_router, install_problem_handlers, read_guard
-from shared.tables import events
+from shared.auth import Forbidden, Principal
+from shared.http import (Problem, command_router, install_problem_handlers, principal,
+                         read_guard)
+from shared.http_boundary import guard_body
 
 from ..app import commands as c
 from ..app import personal
 from ..app.handlers import CommitteeHandlers, CommitteeRefused
-from ..domain.events import registry
 from ..domain.rules import load_rules
 from . import read_model as rm
 from .access import POLICY
@@ -45,8 +45,31 @@ def build_api(service, handlers: CommitteeHandlers) -> FastAPI:
     install_problem_handlers(app)
     app.include_router(command_router(service.db, handlers.execute, WRITES,
                                       (CommitteeRefused,), POLICY))
+    app.include_router(_deposits(service))
     app.include_router(_reads(service))
     return app
+
+
+def _deposits(service) -> APIRouter:
+    router = APIRouter(tags=["commands"])
+
+    async def deposit(body: c.DepositPersonalData,
+                      who: Annotated[Principal, Depends(principal)]) -> dict:
+        """Personal data for an appointment sent over Kafka (where personal data may
+        not travel): sealed at once with the member's key, usable once, for a day.
+        Send `AppointMember` with the returned `personal_ref`."""
+        POLICY.check_command(who, body)  # the secretary's committee
+        try:
+            async with service.db.transaction() as conn:
+                ref, expires = await personal.deposit(conn, body.committee_id,
+                                                      body.member_id, body.personal)
+        except personal.KekUnavailable as missing:
+            raise Problem(str(missing), status=503, kind="kek-unavailable") from missing
+        return {"personal_ref": ref, "expires_at": expires.isoformat()}
+    guard_body(deposit, "DepositPersonalData", POLICY)
+    router.add_api_route("/personal-data", deposit, methods=["POST"], status_code=201,
+                         name="DepositPersonalData", summary="DepositPersonalData")
+    return router
 
 
 def public_view(row: dict) -> dict:
@@ -80,15 +103,27 @@ def _reads(service) -> APIRouter:
         return found[0]
 
     @router.get("/members/{member_id}/personal")
-    async def member_personal(member_id: str) -> dict:
-        """For the secretariat only: a member's personal data, opened with their key;
-        410 once erased."""
+    async def member_personal(member_id: str,
+                              who: Annotated[Principal, Depends(principal)]) -> dict:
+        """For the secretariat of the member's committee only (never auditors): a
+        member's personal data, opened with their key (a birth date; a birth year if
+        sealed before birth dates were kept); 410 once erased, 503 while the
+        key-encryption key is unavailable."""
         async with service.db.reading() as conn:
-            sealed = await _sealed_of(conn, member_id)
+            appointed = await personal.appointments_of(conn, member_id)
+            if not appointed:
+                raise Problem(f"member {member_id} is not known", status=404,
+                              kind="unknown-member")
+            if not any(c.committee_id in who.committees for c in appointed):
+                raise Forbidden(f"secretary {who.id} serves no committee of member "
+                                f"{member_id}")
+            sealed = appointed[-1].personal
             try:
-                return (await personal.open_sealed(conn, sealed)).model_dump()
+                return (await personal.open_sealed(conn, sealed)).model_dump(mode="json")
             except personal.Erased as erased:
                 raise Problem(str(erased), status=410, kind="erased") from erased
+            except personal.KekUnavailable as missing:
+                raise Problem(str(missing), status=503, kind="kek-unavailable") from missing
 
     @router.get("/meetings/{meeting_id}")
     async def internal_meeting(meeting_id: str) -> dict:
@@ -145,16 +180,3 @@ async def _committee_card(rows, committee: dict, as_of: date) -> dict:
 
 def _share(part: int, whole: int) -> str:
     return str((Decimal(part) / Decimal(whole)).quantize(Decimal("0.0001"))) if whole else "0"
-
-
-async def _sealed_of(conn, member_id: str):
-    """The sealed personal data of the member's latest appointment, from the store."""
-    rows = await conn.execute(select(events.c.body).where(
-        events.c.event_type == "committee.MemberAppointed",
-        events.c.body.contains(f'"member_id":"{member_id}"')).order_by(events.c.position))
-    found = [registry.decode(e.event_type, e.schema_version, e.payload)
-             for e in (Envelope.from_json(r.body) for r in rows)]
-    found = [e for e in found if e.member_id == member_id]
-    if not found:
-        raise Problem(f"member {member_id} is not known", status=404, kind="unknown-member")
-    return found[-1].personal

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal, Union
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from shared.commands import command_message
 
@@ -32,13 +32,43 @@ class EstablishCommittee(_Command):
     city_committee: bool = True
 
 
-class AppointMember(_Command):
+Ref = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^pd-[A-Za-z0-9_-]+$")]
+
+
+class _Appointment(_Command):
     command_type: Literal["AppointMember"] = "AppointMember"
     committee_id: Id
     member_id: Id
     role: Role
     channel: Channel
     appointed_on: date
+
+
+class AppointMember(_Appointment):
+    """Over HTTPS: the member's personal data in the body, or the reference of a
+    deposit made before (POST /personal-data); exactly one of the two."""
+    personal: Personal | None = None
+    personal_ref: Ref | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "AppointMember":
+        if (self.personal is None) == (self.personal_ref is None):
+            raise ValueError("give exactly one of personal and personal_ref")
+        return self
+
+
+class AppointMemberByReference(_Appointment):
+    """Over Kafka: personal data never travels on a topic (topics outlive an erasure);
+    the sender deposits it over HTTPS (POST /personal-data) and sends the reference."""
+    personal_ref: Ref
+
+
+class DepositPersonalData(_Command):
+    """A member's personal data, deposited over HTTPS for an appointment sent over
+    Kafka: sealed with the member's own key at once, used once, expiring unused."""
+    command_type: Literal["DepositPersonalData"] = "DepositPersonalData"
+    committee_id: Id
+    member_id: Id
     personal: Personal
 
 
@@ -120,9 +150,12 @@ class ErasePersonalData(_Command):
     reason: str = Field(min_length=1, max_length=2000)
 
 
-Command = Annotated[Union[EstablishCommittee, AppointMember, DismissMember,
-                          ApproveYouthQuotaException, ScheduleMeeting, RecordMeetingHeld,
-                          PostponeMeeting, CancelMeeting, RecordMeetingCosts, RecordMinutes,
-                          ErasePersonalData],
+_OTHERS = (DismissMember, ApproveYouthQuotaException, ScheduleMeeting, RecordMeetingHeld,
+           PostponeMeeting, CancelMeeting, RecordMeetingCosts, RecordMinutes,
+           ErasePersonalData)
+Command = Annotated[Union[(EstablishCommittee, AppointMember, *_OTHERS)],
                     Field(discriminator="command_type")]
-CommandMessage = command_message("CommitteeCommandMessage", Command)
+# On Kafka an appointment carries a reference, never the personal data itself.
+KafkaCommand = Annotated[Union[(EstablishCommittee, AppointMemberByReference, *_OTHERS)],
+                         Field(discriminator="command_type")]
+CommandMessage = command_message("CommitteeCommandMessage", KafkaCommand)

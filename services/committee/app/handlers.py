@@ -1,6 +1,7 @@
 """Command handlers of the committee service: load, let the domain decide, append."""
 from __future__ import annotations
 
+from shared.auth import may_act_for, require_committee_of_caller
 from shared.envelope import Actor, Envelope
 from shared.store import EventStore, Metadata
 
@@ -41,6 +42,8 @@ class CommitteeHandlers:
         found = await self._load(conn, Meeting, meeting_stream(meeting_id))
         if must_exist and not found.exists:
             raise UnknownMeeting(f"meeting {meeting_id!r} is not known")
+        if found.exists:  # a secretary acts only for their committees' meetings
+            require_committee_of_caller(found.state.committee_id)
         return found
 
     async def _EstablishCommittee(self, conn, cmd: c.EstablishCommittee, actor):
@@ -48,14 +51,20 @@ class CommitteeHandlers:
         return found, found.establish(cmd.committee_id, cmd.institution_id, cmd.name_ko,
                                       cmd.kind, cmd.city_committee)
 
-    async def _AppointMember(self, conn, cmd: c.AppointMember, actor):
+    async def _AppointMember(self, conn, cmd: c.AppointMember | c.AppointMemberByReference,
+                             actor):
         committee = await self._committee(conn, cmd.committee_id)
-        sealed = await personal.seal(conn, cmd.member_id, cmd.personal)
+        data = getattr(cmd, "personal", None) or await personal.take_deposit(
+            conn, cmd.personal_ref, cmd.committee_id, cmd.member_id)
+        sealed = await personal.seal(conn, cmd.member_id, data)
         return committee, committee.appoint(cmd.committee_id, cmd.member_id, cmd.role,
-                                            cmd.channel, cmd.appointed_on, cmd.personal,
+                                            cmd.channel, cmd.appointed_on, data,
                                             sealed, self.rules)
 
     async def _ErasePersonalData(self, conn, cmd: c.ErasePersonalData, actor):
+        committees = await personal.committees_of(conn, cmd.member_id)
+        if committees and not any(may_act_for(c) for c in committees):
+            require_committee_of_caller(committees[0])  # says whose they are
         record = await self._load(conn, PersonRecord, person_stream(cmd.member_id))
         events = record.erase(cmd.member_id, personal.key_id_of(cmd.member_id), cmd.reason)
         if not await personal.destroy_key(conn, cmd.member_id):

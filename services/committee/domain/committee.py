@@ -90,10 +90,11 @@ class Committee(Aggregate[CommitteeState]):
     def appoint(self, committee_id: str, member_id: str, role: str, channel: str,
                 appointed_on: date, personal: Personal, sealed: SealedPersonal,
                 rules: CommitteeRules) -> list:
-        """The youth rule reads the birth year; the event keeps only `sealed`."""
+        """The youth rule reads the birth date (full age on `appointed_on`); the event
+        keeps only `sealed` and the decision, which replays never recompute."""
         if member_id in self.members_on(appointed_on):
             raise InvalidState(f"{member_id} already serves on {committee_id}")
-        youth = rules.is_youth(personal.birth_year, appointed_on)
+        youth = rules.is_youth(personal.birth_date, appointed_on)
         term = Membership(role, channel, youth, appointed_on)
         self._check_quota(committee_id, member_id, term, rules)
         quota = rules.youth_quota_on(appointed_on)

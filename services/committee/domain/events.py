@@ -2,17 +2,18 @@
 
 Streams: `committee-<id>` (establishment, members, youth-quota exceptions) and
 `meeting-<id>` (scheduled, held, postponed, cancelled, costs, minutes).
-Personal data (names, birth years) travels only in the `personal` part of a member's
+Personal data (names, birth dates) travels only in the `personal` part of a member's
 appointment, sealed with that person's own key (crypto-shredding, v2): erasing the key
 makes it unreadable in every copy of the log, while the decision (youth or not, role,
 channel, dates) stays readable. Read models and logs never carry it.
 """
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
 from shared.registry import DomainEvent, EventRegistry
 
@@ -28,15 +29,49 @@ class _Part(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+EARLIEST_BIRTH, LATEST_BIRTH = date(1900, 1, 1), date(2100, 12, 31)
+
+
+def _iso_date_only(value):
+    """A birth date is written YYYY-MM-DD: a number (a year, a timestamp) or any other
+    ISO form is refused rather than guessed at."""
+    if isinstance(value, str):
+        if not ISO_DATE.fullmatch(value):
+            raise ValueError(f"a birth date is an ISO 8601 date YYYY-MM-DD, not {value!r}")
+        return date.fromisoformat(value)
+    return value  # a date passes; anything else meets the strict date check
+
+
+def _plausible(value: date) -> date:
+    if not EARLIEST_BIRTH <= value <= LATEST_BIRTH:
+        raise ValueError(f"a birth date between {EARLIEST_BIRTH} and {LATEST_BIRTH}, "
+                         f"not {value}")
+    return value
+
+
+# Strict: pydantic's lax date would take 631152000 (a Unix time) or 1990 for a date.
+BirthDate = Annotated[date, Strict(), BeforeValidator(_iso_date_only),
+                      AfterValidator(_plausible)]
+
+
 class Personal(_Part):
     """A member's personal data (개인정보): never in read models or logs."""
+    name: str = Field(min_length=1, max_length=100)
+    birth_date: BirthDate
+
+
+class PersonalV1(_Part):
+    """Personal data as recorded before birth dates were kept (birth year only): in
+    MemberAppointed v1 and in data sealed then. Read as it is; no date is made up."""
     name: str = Field(min_length=1, max_length=100)
     birth_year: int = Field(ge=1900, le=2100)
 
 
 class SealedPersonal(_Part):
-    """`Personal`, encrypted (AES-256-GCM) with the person's own key (`key_id`);
-    both None for an appointment recorded before sealing (v1, not carried forward)."""
+    """`Personal` (or, sealed before birth dates, `PersonalV1`), encrypted (AES-256-GCM)
+    with the person's own key (`key_id`); both None for an appointment recorded before
+    sealing (v1, not carried forward)."""
     key_id: str | None = Field(None, max_length=200)
     ciphertext: str | None = Field(None, max_length=4000)  # base64: nonce ‖ sealed JSON
 
@@ -88,7 +123,7 @@ class MemberAppointedV1(DomainEvent):
     channel: Channel
     appointed_on: date
     youth: bool
-    personal: Personal
+    personal: PersonalV1
     youth_rule_ref: str | None
 
 
@@ -101,7 +136,7 @@ class MemberAppointed(DomainEvent):
     role: Role
     channel: Channel
     appointed_on: date
-    youth: bool  # 19–39 on the appointment date, under the rule in force
+    youth: bool  # 19–39 on the appointment date, under the rule in force; never recomputed
     personal: SealedPersonal
     youth_rule_ref: str | None
 

@@ -10,6 +10,7 @@ import json
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -41,13 +42,27 @@ class YouthQuotaRule(_Rule):
     min_share: Decimal
     age_min: int
     age_max: int
+    # In a common year a 29 February birthday falls on this day (rule data, stated in
+    # committee-rules.json): "03-01" as Korean age reckoning usually has it, or "02-28".
+    leap_day_birthday: Literal["03-01", "02-28"] = "03-01"
 
     @property
     def ref(self) -> str:
         return f"youth-quota/v{self.version}"
 
-    def is_youth(self, birth_year: int, on: date) -> bool:
-        return self.age_min <= on.year - birth_year <= self.age_max
+    def birthday_in(self, born: date, year: int) -> date:
+        if (born.month, born.day) == (2, 29) and not _leap(year):
+            month, day = map(int, self.leap_day_birthday.split("-"))
+            return date(year, month, day)
+        return born.replace(year=year)
+
+    def age_on(self, born: date, on: date) -> int:
+        """Full age (만 나이): whole years completed on `on`, a year more from the
+        birthday on."""
+        return on.year - born.year - (on < self.birthday_in(born, on.year))
+
+    def is_youth(self, born: date, on: date) -> bool:
+        return self.age_min <= self.age_on(born, on) <= self.age_max
 
 
 class DisclosureRule(BaseModel):
@@ -71,11 +86,16 @@ class CommitteeRules(BaseModel):
         except LookupError:
             return None  # no quota before the first rule took effect
 
-    def is_youth(self, birth_year: int, on: date) -> bool:
-        """Youth (청년) by the age band in force, or by the first rule's band before
-        any quota took effect: being 19–39 is a fact even where no quota applies."""
+    def is_youth(self, born: date, on: date) -> bool:
+        """Youth (청년) by the full age on `on` and the age band in force, or by the
+        first rule's band before any quota took effect: being 19–39 is a fact even
+        where no quota applies."""
         band = self.youth_quota_on(on) or min(self.youth_quota, key=lambda r: r.effective_from)
-        return band.is_youth(birth_year, on)
+        return band.is_youth(born, on)
+
+
+def _leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
 def _in_force(rules: list, day: date, what: str):

@@ -1,7 +1,8 @@
 """Builders for the committee unit tests: events folded into aggregates, no I/O.
 
-Birth years used throughout (age = year − birth year, full years as the rules say):
-  YOUTH_BORN 1991 -> 30 in 2021 (youth);  SENIOR_BORN 1960 -> 61 in 2021 (not youth).
+Birth dates used throughout (full age, 만 나이, on the appointment date):
+  YOUTH_BORN 1991-07-15 -> 29 or 30 in 2021 (youth);
+  SENIOR_BORN 1960-03-02 -> 60 or 61 in 2021 (not youth).
 """
 from __future__ import annotations
 
@@ -21,8 +22,8 @@ RULES = load_rules()
 CID = "gov-sub"
 INST = "seoul-governance"
 MID = "meeting-13"
-YOUTH_BORN = 1991
-SENIOR_BORN = 1960
+YOUTH_BORN = date(1991, 7, 15)
+SENIOR_BORN = date(1960, 3, 2)
 SEALED = SealedPersonal(key_id="person-x", ciphertext="c2VhbGVk")  # opaque to the domain
 
 
@@ -36,7 +37,7 @@ def established(city: bool = True, cid: str = CID) -> CommitteeEstablished:
                                 city_committee=city)
 
 
-def appointed(member_id: str, on: date, born: int = SENIOR_BORN, role: str = "member",
+def appointed(member_id: str, on: date, born: date = SENIOR_BORN, role: str = "member",
               channel: str = "open_call", cid: str = CID) -> MemberAppointed:
     """A stored appointment event (youth as the rules define it on that date)."""
     quota = RULES.youth_quota_on(on)
@@ -62,7 +63,7 @@ def committee(*events, cid: str = CID) -> Committee:
     return Committee(committee_stream(cid), list(events))
 
 
-def members(n: int, on: date, born: int = SENIOR_BORN, prefix: str = "m",
+def members(n: int, on: date, born: date = SENIOR_BORN, prefix: str = "m",
             start: int = 1) -> list[MemberAppointed]:
     return [appointed(f"{prefix}-{i}", on, born) for i in range(start, start + n)]
 

@@ -1,7 +1,8 @@
 """The Committee aggregate: establishment, members over time, the youth quota.
 
-Ages (year − birth year): born 1991 -> 30 in 2021 (youth); born 1960 -> 61 (not youth);
-born 1982 -> 39 in 2021 (youth), 40 in 2022 (not). The quota (15%, 19–39) applies to city
+Full ages (만 나이) on the appointment date: born 1991-07-15 -> 29 in May 2021 (youth);
+born 1960-03-02 -> 61 (not youth); born 1982-01-10 -> 39 in June 2021 (youth), 40 from
+2022-01-10 (not). Boundaries by the day: tests/unit/committee/test_youth_age.py. The quota (15%, 19–39) applies to city
 committees from 2021-04-01.
 """
 from __future__ import annotations
@@ -26,10 +27,10 @@ QUOTA_DAY = date(2021, 4, 1)
 AFTER_QUOTA = date(2021, 5, 1)
 
 
-def appoint(com: Committee, member_id: str, on: date, born: int = SENIOR_BORN,
+def appoint(com: Committee, member_id: str, on: date, born: date = SENIOR_BORN,
             role: str = "member", channel: str = "open_call") -> list:
     return com.appoint(CID, member_id, role, channel, on,
-                       Personal(name=f"위원 {member_id}", birth_year=born), SEALED, RULES)
+                       Personal(name=f"위원 {member_id}", birth_date=born), SEALED, RULES)
 
 
 class TestEstablish:
@@ -140,10 +141,10 @@ class TestYouthShare:
         assert Committee.youth_share(committee(established()).members_on(AFTER_QUOTA)) is None
 
     def test_youth_is_fixed_at_appointment(self):
-        # born 1982: 39 (youth) when appointed in 2021; the share still counts the
+        # born 1982-01-10: 39 (youth) when appointed in 2021; the share still counts the
         # member as youth in 2022 (the rule is about the share of youth appointments)
         com = committee(established(), appointed("m-1", date(2021, 6, 1)),
-                        appointed("m-2", date(2021, 6, 1), 1982))
+                        appointed("m-2", date(2021, 6, 1), date(1982, 1, 10)))
         assert com.youth_share(com.members_on(date(2021, 12, 31))) == Decimal("0.5")
         assert com.youth_share(com.members_on(date(2022, 1, 1))) == Decimal("0.5")
 
@@ -229,14 +230,15 @@ class TestYouthQuota:
         assert event.youth is False
 
     def test_youth_flag_is_true_for_a_30_year_old(self):
-        [event] = appoint(committee(established()), "y-new", AFTER_QUOTA, born=1991)
+        [event] = appoint(committee(established()), "y-new", AFTER_QUOTA,
+                          born=date(1991, 4, 30))
         assert event.youth is True
         assert event.youth_rule_ref == "youth-quota/v1"
-        assert "1991" not in event.model_dump_json()  # the year decided, and stays out
+        assert "1991" not in event.model_dump_json()  # the date decided, and stays out
 
     def test_youth_flag_is_false_for_a_40_year_old(self):
         com = committee(established(city=False))
-        [event] = appoint(com, "m-40", AFTER_QUOTA, born=1981)
+        [event] = appoint(com, "m-40", AFTER_QUOTA, born=date(1981, 4, 30))
         assert event.youth is False
 
     def test_appointing_a_youth_member_is_not_refused(self):

@@ -2,7 +2,8 @@
 
 Hand-read from the file: allowance v1 from 2019-01-01 (in person 150,000, remote 100,000),
 v2 from 2021-04-01 (both 150,000); paid roles chair, vice_chair, member; youth quota v1
-from 2021-04-01: at least 15%, ages 19–39 (age = year − birth year).
+from 2021-04-01: at least 15%, ages 19–39 (full age, 만 나이, on the appointment date;
+a 29 February birthday counts as 1 March in common years).
 """
 from __future__ import annotations
 
@@ -76,22 +77,19 @@ class TestYouthQuota:
         assert quota.min_share == Decimal("0.15")
         assert (quota.age_min, quota.age_max) == (19, 39)
 
-    @pytest.mark.parametrize("birth_year, youth", [
-        (2003, False),  # 18
-        (2002, True),   # 19
-        (1991, True),   # 30
-        (1982, True),   # 39
-        (1981, False),  # 40
+    @pytest.mark.parametrize("born, youth", [
+        (date(2002, 6, 2), False),   # 18, 19 tomorrow
+        (date(2002, 6, 1), True),    # 19 today
+        (date(1991, 1, 1), True),    # 30
+        (date(1981, 6, 2), True),    # 39, 40 tomorrow
+        (date(1981, 6, 1), False),   # 40 today
     ])
-    def test_is_youth_boundaries_in_2021(self, birth_year, youth):
+    def test_is_youth_boundaries_in_2021(self, born, youth):
         quota = RULES.youth_quota_on(date(2021, 6, 1))
-        assert quota.is_youth(birth_year, date(2021, 6, 1)) is youth
+        assert quota.is_youth(born, date(2021, 6, 1)) is youth
 
-    def test_age_is_year_minus_birth_year_whatever_the_day(self):
-        quota = RULES.youth_quota_on(date(2021, 4, 1))
-        # born 2002: 19 on the first and the last day of 2021 (birthdays are not kept)
-        assert quota.is_youth(2002, date(2021, 4, 1))
-        assert quota.is_youth(2002, date(2021, 12, 31))
-        # born 1982: 39 throughout 2021, 40 from 2022-01-01
-        assert quota.is_youth(1982, date(2021, 12, 31))
-        assert not quota.is_youth(1982, date(2022, 1, 1))
+    def test_the_leap_day_assumption_is_rule_data(self):
+        data = json.loads(RULES_FILE.read_text(encoding="utf-8"))["youth_quota"][0]
+        assert data["leap_day_birthday"] == "03-01"
+        assert any("29 February" in a for a in data["assumptions"])
+        assert RULES.youth_quota_on(date(2021, 6, 1)).leap_day_birthday == "03-01"
