@@ -52,3 +52,11 @@ def dev_kek() -> Path:
         write_kek_file(path, FIRST, {FIRST: new_key()})
     os.environ["PERSONAL_DATA_KEK_FILE"] = str(path)  # inherited by services started later
     return path
+
+
+if __name__ == "__main__":  # python -m scenarios.dev_kek PATH: a fresh KEK file, once
+    import sys
+    target = Path(sys.argv[1])
+    if not target.exists():
+        write_kek_file(target, FIRST, {FIRST: new_key()})
+    print(target)

@@ -212,7 +212,7 @@ async def test_plain_keys_from_before_wrapping_are_wrapped_at_start(
                          log_path=tmp_path / "committee.log",
                          extra_env={"PERSONAL_DATA_KEK_FILE": str(kek_file)})
     with svc:
-        assert migrate.current(url, "committee") == "0003"
+        assert migrate.current(url, "committee") == "0004"
         assert plain not in raw_database(url)
         assert keys_that_open(person_keys_table(url), sealed) == []
         engine = create_engine(migrate.sync_url(url), poolclass=NullPool)
