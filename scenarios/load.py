@@ -20,15 +20,18 @@ import asyncio
 import json
 import random
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from aiokafka import AIOKafkaProducer
 
 from scenarios import y2021
-from scenarios.client import KafkaCommands
+from scenarios.client import KafkaCommands, by_reference
 
 SUBMISSION, SCORING, COMMITTEE, GRANTS = "submission", "scoring", "committee", "grants"
-SECRETARY = {"id": "load-secretary", "role": "committee_secretary", "kind": "person"}
+def secretary(committee: str) -> dict:
+    """The committee's secretariat: its token names that committee."""
+    return {"id": "load-secretary", "role": "committee_secretary", "kind": "person",
+            "committees": [committee]}
 INTAKE = {"id": "seoul-grants-intake", "role": "city_system", "kind": "system"}
 KINDS = [k for _, _, k in y2021.INSTITUTIONS]  # 2021's mix of bureaus, HQs, field offices
 
@@ -96,6 +99,20 @@ class Workload:
                 lanes.setdefault((item.topic, item.key), []).append(item)
         self.inputs = _merge(list(lanes.values()), random.Random(self.seed + 1))
 
+    async def deposit_personal_data(self, committee_url: str) -> int:
+        """Personal data may not travel on Kafka: deposit each appointment's over HTTPS
+        at the committee service and send the reference instead (before the load is
+        sent; a deposit is good for a day). Returns how many were deposited."""
+        async def by_ref(item: Input) -> Input:
+            if not (item.command and "personal" in item.command):
+                return item
+            return replace(item, command=await asyncio.to_thread(
+                by_reference, committee_url, item.command, item.actor))
+        before = sum(1 for i in self.everything() if i.command and "personal" in i.command)
+        self.prelude = [await by_ref(i) for i in self.prelude]
+        self.inputs = [await by_ref(i) for i in self.inputs]
+        return before
+
     def _institution(self, n: int, rng: random.Random) -> list[Input]:
         inst = f"inst-{self.seed}-{n:05d}"
         kind = KINDS[n % len(KINDS)]
@@ -150,7 +167,7 @@ class Workload:
         out = [_command(COMMITTEE, committee, f"est-{inst}", {
             "command_type": "EstablishCommittee", "committee_id": committee,
             "institution_id": inst, "name_ko": "협치위원회", "kind": "governance committee",
-            "city_committee": False}, SECRETARY, {"committee.CommitteeEstablished": 1})]
+            "city_committee": False}, secretary(committee), {"committee.CommitteeEstablished": 1})]
         for k, member in enumerate(members):
             out.append(_command(COMMITTEE, committee, f"apt-{member}", {
                 "command_type": "AppointMember", "committee_id": committee,
@@ -160,7 +177,7 @@ class Workload:
                 "personal": {"name": f"위원 {k}",  # one draw per member, as before
                              "birth_date": f"{rng.randint(1955, 2000)}-"
                                            f"{k % 12 + 1:02d}-{k % 28 + 1:02d}"}},
-                SECRETARY, {"committee.MemberAppointed": 1}))
+                secretary(committee), {"committee.MemberAppointed": 1}))
         for number in (1, 2):
             day = f"2020-{3 * number:02d}-{rng.randint(1, 28):02d}"
             meeting = f"{committee}-{number}"
@@ -175,11 +192,11 @@ class Workload:
                 "agenda": [{"number": f"2020-{number}", "kind": "report",
                             "owning_team": "협치기획팀", "title": "협치 추진 현황",
                             "opinions": [], "result": "원안 접수"}]},
-                SECRETARY, {"committee.MeetingHeld": 1}))
+                secretary(committee), {"committee.MeetingHeld": 1}))
         out.append(_command(COMMITTEE, committee, f"cost-{committee}-1", {
             "command_type": "RecordMeetingCosts", "meeting_id": f"{committee}-1",
             "room_hours": 2, "room_rate": 110000, "refreshments": rng.randint(0, 200000)},
-            SECRETARY, {"committee.MeetingCostsRecorded": 1}))
+            secretary(committee), {"committee.MeetingCostsRecorded": 1}))
         return out
 
     # -- what it adds up to ----------------------------------------------------------

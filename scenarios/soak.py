@@ -117,6 +117,8 @@ async def run(args, seed: int, institutions: int, fleet, broker: dict,
     say(f"services up: {', '.join(f'{n} {s.url}' for n, s in fleet.procs.items())}")
     await send(fleet.bootstrap, fleet.prefix, workload.prelude)
     await fleet.settled(workload.prelude, timeout=600, quiet=1)
+    if "committee" in fleet.procs:
+        await workload.deposit_personal_data(fleet.procs["committee"].url)
     sending = len(workload.inputs) / args.rate
     say(f"sending {len(workload.inputs)} inputs over about {sending / 60:.0f} min, "
         f"faults meanwhile")

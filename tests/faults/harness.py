@@ -27,6 +27,8 @@ async def run_with_fault(fleet: Fleet, workload: Workload, rate: float,
     phase("services live")
     await send(fleet.bootstrap, fleet.prefix, workload.prelude)
     await fleet.settled(workload.prelude, timeout=SETTLE_S, quiet=1)
+    if "committee" in fleet.procs:
+        await workload.deposit_personal_data(fleet.procs["committee"].url)
     phase("prelude applied; sending the load")
     sending = asyncio.create_task(send(fleet.bootstrap, fleet.prefix, workload.inputs,
                                        rate=rate))

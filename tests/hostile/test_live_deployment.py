@@ -19,7 +19,7 @@ from aiokafka.errors import KafkaError
 from hypothesis import HealthCheck, Phase, given, settings
 from sqlalchemy import select
 
-from scenarios import grants2021, y2021
+from scenarios import grants2021, seeds, y2021
 from scenarios.client import KafkaCommands, published_events, send_external, send_http
 from services.audit.adapters import timeline as audit_tables
 from shared.db import Database
@@ -31,7 +31,7 @@ from tests.integration.helpers import read_topic, wait_until
 from . import tally
 from .hostile import any_bytes, encode, hostile_envelope, nested
 from .test_event_streams import fork, stream_of
-from .world import CMD_ID, FUTURE, OFFICER, SECRETARY, external_templates, message
+from .world import CMD_ID, FUTURE, OFFICER, external_templates, message
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +44,7 @@ VALID = {
                               "name_ko": "기관", "kind": "bureau"}, OFFICER),
     "committee": lambda n: ({"command_type": "EstablishCommittee", "committee_id": n,
                              "institution_id": "democracy", "name_ko": "위원회",
-                             "kind": "k"}, SECRETARY),
+                             "kind": "k"}, seeds.secretary_for(n)),
     "grants": lambda n: ({"command_type": "RegisterOrganisation", "organisation_id": n,
                           "name_ko": "단체", "registered_nonprofit": True,
                           "funded_before": False}, grants2021.OFFICER),

@@ -21,7 +21,8 @@ from .harness import InProcess
 
 FUTURE = (datetime.now(timezone.utc) + timedelta(days=365)).isoformat()
 OFFICER, PANEL = y2021.OFFICER, y2021.PANEL_MEMBER
-SECRETARY, YOUTH_HEAD = seeds.SECRETARY, seeds.YOUTH_HEAD
+SECRETARY = seeds.secretary_for(*seeds.SECRETARY["committees"], "hostile-committee")
+YOUTH_HEAD = seeds.YOUTH_HEAD
 GRANTS_OFFICER = grants2021.OFFICER
 SUBMITTED = [r["institution_id"] for r in y2021.reports()[:8]]  # planning, admin, …
 SUB = seeds.SUBCOMMITTEE

@@ -90,7 +90,7 @@ async def _send_committee(bootstrap, prefix, _svc):
             await kafka.send({"command_type": "EstablishCommittee",
                               "committee_id": f"ops-{i:04d}", "institution_id": "planning",
                               "name_ko": f"위원회 {i}", "kind": "subcommittee"},
-                             actor=seeds.SECRETARY)
+                             actor=seeds.secretary_for(f"ops-{i:04d}"))
     return {"committee.CommitteeEstablished": N}
 
 

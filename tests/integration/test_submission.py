@@ -78,7 +78,7 @@ async def test_bad_input_gets_a_specific_error_and_stores_nothing(deploy, kafka_
         assert answer.headers["content-type"] == "application/problem+json"
         assert words in answer.json()["detail"]
     malformed = __import__("httpx").post(f"{svc.url}/reports", content=b'{"year": 20',
-                                         headers={**auth_headers(y2021.OFFICER),
+                                         headers={**auth_headers(y2021.submitter("admin")),
                                                   "content-type": "application/json"})
     assert malformed.status_code == 422 and "JSON" in malformed.json()["detail"]
 
