@@ -16,6 +16,8 @@
   hyeopchi config [--check]      write deploy/CONFIGURATION.md from the settings classes
   hyeopchi migrate SERVICE ACTION  schema migrations (Alembic): upgrade, downgrade,
                                  current, check, stamp, history, revision -m MSG
+  hyeopchi dlq list|show|redrive  dead letters: why each record was parked; re-send it
+  hyeopchi rotate-kek            re-wrap every person key under the active KEK (committee)
 
 Services are found by name under services/ and loaded on demand: this module
 imports no service, and no service imports another.
