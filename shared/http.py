@@ -13,8 +13,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from .auth import (ANONYMOUS, Forbidden, Policy, Principal, Unauthenticated, acting, bearer,
-                   verifier)
+from .auth import (ANONYMOUS, Forbidden, Policy, Principal, Unauthenticated, acting,
+                   bearer, verifier)
 
 PROBLEM = "application/problem+json"
 CONFLICT_ATTEMPTS = 6  # an HTTP command losing a race on its stream is decided again
