@@ -49,7 +49,7 @@ LOG_APPEND_TIME = 1  # Kafka's timestamp type: the broker's clock, not the produ
 
 @dataclass(frozen=True)
 class Limits:
-    """The trust boundary's bounds for a command record (settings; see topics.py)."""
+    """The trust boundary's bounds for a command record (shared/settings.py)."""
 
     max_bytes: int
     skew_s: int

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import (Column, LargeBinary, MetaData, String, Table, Text, delete, insert,
                         select)
 
-from ..domain.errors import CommitteeRefused
+from ..domain.errors import DepositRefused
 from ..domain.events import Personal, PersonalV1, SealedPersonal
 from . import keys
 from .keys import Keks, KekUnavailable
@@ -115,11 +115,6 @@ async def destroy_key(conn, member_id: str) -> bool:
     done = await conn.execute(delete(person_keys)
                               .where(person_keys.c.key_id == key_id_of(member_id)))
     return done.rowcount > 0
-
-
-class DepositRefused(CommitteeRefused):
-    """An appointment's personal-data reference that cannot be used."""
-    status, kind = 422, "unknown-deposit"
 
 
 async def deposit(conn, committee_id: str, member_id: str, personal: Personal,

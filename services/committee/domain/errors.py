@@ -32,3 +32,8 @@ class InvalidState(CommitteeRefused):
 
 class UnknownMember(CommitteeRefused):
     kind, status = "unknown-member", 404
+
+
+class DepositRefused(CommitteeRefused):
+    """An appointment's personal-data reference that cannot be used."""
+    status, kind = 422, "unknown-deposit"
