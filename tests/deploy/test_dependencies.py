@@ -1,4 +1,5 @@
-"""Dependency vulnerability audit (pip-audit) over the pinned requirements, in CI.
+"""Dependency vulnerability audit (pip-audit) over the hash-pinned dev lock
+(a superset of the runtime lock, at the same versions), in CI.
 
 pip-audit asks PyPI's per-release JSON API for known vulnerabilities. A finding
 fails the build. Where that API cannot be reached, pip-audit reports each package
@@ -13,8 +14,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_pip_audit_finds_no_known_vulnerability_in_the_pins(capsys):
-    done = subprocess.run([sys.executable, "-m", "pip_audit", "-r", "requirements.lock",
-                           "--format", "json", "--progress-spinner", "off"],
+    done = subprocess.run([sys.executable, "-m", "pip_audit", "-r", "requirements/dev.lock",
+                           "--disable-pip", "--format", "json", "--progress-spinner", "off"],
                           cwd=REPO, capture_output=True, text=True, timeout=600)
     assert done.stdout.strip(), f"pip-audit did not run: {done.stderr[-2000:]}"
     report = json.loads(done.stdout)

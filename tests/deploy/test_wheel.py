@@ -25,16 +25,17 @@ SERVICES = ("submission", "scoring", "committee", "grants", "audit")
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> Path:
-    """A fresh venv holding the wheel and the locked runtime dependencies only."""
+    """A fresh venv holding the wheel and the hash-locked runtime dependencies only."""
     work = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
                     "-q", "-w", str(work / "dist"), str(REPO)], check=True, cwd=work)
     [wheel] = (work / "dist").glob("hyeopchi-*.whl")
     venv = work / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
            "--disable-pip-version-check"]
-    subprocess.run([*pip, "-r", str(REPO / "requirements.lock")], check=True, cwd=work)
+    subprocess.run([*pip, "--require-hashes", "-r", str(REPO / "requirements" / "runtime.lock")],
+                   check=True, cwd=work)
     subprocess.run([*pip, "--no-deps", str(wheel)], check=True, cwd=work)
     return venv
 
