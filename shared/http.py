@@ -1,4 +1,6 @@
-"""HTTP edge shared by services: RFC 9457 problem bodies and health probes."""
+"""HTTP edge shared by services: RFC 9457 problem bodies, health probes, and request
+telemetry (traces continued from the caller's `traceparent`, metrics by route; see
+shared/telemetry.py)."""
 from __future__ import annotations
 
 import asyncio
@@ -15,6 +17,7 @@ from starlette.exceptions import HTTPException
 
 from .auth import (ANONYMOUS, Forbidden, Policy, Principal, Unauthenticated, acting,
                    bearer, verifier)
+from .telemetry import install_http_telemetry
 
 PROBLEM = "application/problem+json"
 CONFLICT_ATTEMPTS = 6  # an HTTP command losing a race on its stream is decided again
@@ -68,6 +71,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         return await call_next(request)
 
     app.add_middleware(HttpBoundary)  # outside _no_nul: first to run
+    install_http_telemetry(app)  # outside the boundary: its refusals are counted too
 
     @app.exception_handler(Problem)
     async def _problem(_req: Request, error: Problem) -> JSONResponse:
@@ -141,6 +145,7 @@ def install_start_gate(app: FastAPI, started: Callable[[], bool]) -> None:
                                   "waiting for the broker and the database; retry shortly")
         answer.headers["Retry-After"] = "2"
         return answer
+    install_http_telemetry(app)  # still the outermost: a 503 while starting is counted
 
 
 class EmbeddedServer(uvicorn.Server):

@@ -254,11 +254,14 @@ def _middlewares(service: str) -> list:
 
 def main(spec: ServiceSpec, settings: ServiceSettings) -> None:
     logs.configure(spec.name, settings.log_level)
-    telemetry.configure_tracing(spec.name, settings.traces_exporter)
+    tracing = telemetry.configure_tracing(spec.name, settings.traces_exporter)
 
     async def run() -> None:  # aiokafka clients must be made inside the loop
         await Service(spec, settings).serve()
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    finally:  # once every span of the shutdown has ended: flush what is still batched
+        telemetry.shutdown_tracing(tracing)
 
 
 def command_service(name: str, handlers: Callable[[], Any], decode_command: Decoder,

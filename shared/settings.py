@@ -44,7 +44,15 @@ class ServiceSettings(BaseSettings):
     shutdown_grace_s: float = Field(20.0, description="Seconds SIGTERM may take to finish "
                                     "in-flight work and flush the outbox.")
     traces_exporter: str = Field("none", description="OpenTelemetry span exporter: none, "
-                                 "console, or file:PATH (one JSON line per span).")
+                                 "console, file:PATH (one JSON line per span) or otlp. "
+                                 "Apart from it, spans go to an OTLP collector (gRPC) "
+                                 "whenever the standard OTEL_EXPORTER_OTLP_ENDPOINT or "
+                                 "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set (or "
+                                 "OTEL_TRACES_EXPORTER=otlp); the exporter reads the "
+                                 "other OTEL_EXPORTER_OTLP_* variables (headers, "
+                                 "insecure, timeout), and OTEL_SERVICE_NAME / "
+                                 "OTEL_RESOURCE_ATTRIBUTES name the resource "
+                                 "(service.name defaults to the service's own name).")
 
     auth_jwks_file: str = Field("", description="JWKS file with the single sign-on's "
                                 "public keys; empty = no token is accepted (fail closed).")
