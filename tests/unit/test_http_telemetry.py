@@ -25,7 +25,7 @@ from scenarios.sso import DevSSO
 from shared import telemetry
 from shared.auth import Policy
 from shared.http import command_router, install_metrics, install_problem_handlers, \
-    install_start_gate
+    install_start_gate, service_api
 
 OFFICER = {"id": "officer-1", "role": "governance_officer"}
 CALLER_TRACE = "0af7651916cd43dd8448eb211c80319c"
@@ -294,3 +294,22 @@ def test_the_resource_follows_otel_service_name_and_attributes(otel_env):
     resource = telemetry.service_resource("scoring")
     assert resource.attributes["service.name"] == "hyeopchi-scoring-eu"
     assert resource.attributes["team"] == "gov"
+
+
+async def test_a_service_app_traces_requests_but_not_its_probes_or_internals(spans):
+    provider, exporter = spans
+    app = service_api("probe test", tracer_provider=provider)
+
+    @app.get("/health/live")
+    async def live() -> dict:
+        return {}
+
+    @app.get("/things/{thing}")
+    async def thing(thing: str) -> dict:
+        return {"thing": thing}
+    assert (await call(app, "GET", "/health/live")).status_code == 200
+    assert (await call(app, "GET", "/things/7", {"traceparent": TRACEPARENT})).status_code == 200
+    names = [s.name for s in exporter.get_finished_spans()]
+    assert names == ["GET /things/{thing}"], names
+    [span] = exporter.get_finished_spans()
+    assert format(span.context.trace_id, "032x") == CALLER_TRACE

@@ -5,14 +5,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, Query
 from sqlalchemy import select
 
-from shared.http import install_problem_handlers, read_guard
+from shared.http import install_problem_handlers, service_api, read_guard
 
 from .timeline import alerts, timeline
 from .access import POLICY
 
 
 def build_api(service) -> FastAPI:
-    app = FastAPI(title="hyeopchi audit service (감사)", version="1")
+    app = service_api("hyeopchi audit service (감사)")
     install_problem_handlers(app)
     router = APIRouter(tags=["audit"], dependencies=[Depends(read_guard(POLICY))])
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from shared.auth import Forbidden, Principal
 from shared.http import (Problem, command_router, install_problem_handlers, principal,
-                         read_guard)
+                         read_guard, service_api)
 from shared.http_boundary import guard_body
 
 from ..app import commands as c
@@ -41,7 +41,7 @@ PUBLIC_WHEN_CLOSED = ("meeting_id", "committee_id", "institution_id", "number", 
 
 
 def build_api(service, handlers: CommitteeHandlers) -> FastAPI:
-    app = FastAPI(title="hyeopchi committee service (위원회·회의)", version="1")
+    app = service_api("hyeopchi committee service (위원회·회의)")
     install_problem_handlers(app)
     app.include_router(command_router(service.db, handlers.execute, WRITES,
                                       (CommitteeRefused,), POLICY))

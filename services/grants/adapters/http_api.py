@@ -2,7 +2,7 @@
 from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy import select
 
-from shared.http import Problem, command_router, install_problem_handlers, read_guard
+from shared.http import Problem, command_router, install_problem_handlers, service_api, read_guard
 
 from ..app import commands as c
 from ..app.handlers import GrantRefused, GrantsHandlers
@@ -23,7 +23,7 @@ WRITES = [("/rounds", c.OpenRound), ("/rounds/closing", c.CloseApplications),
 
 
 def build_api(service, handlers: GrantsHandlers) -> FastAPI:
-    app = FastAPI(title="hyeopchi grants service (공익활동 지원사업)", version="1")
+    app = service_api("hyeopchi grants service (공익활동 지원사업)")
     install_problem_handlers(app)
     app.include_router(command_router(service.db, handlers.execute, WRITES, (GrantRefused,),
                                       POLICY))

@@ -5,7 +5,7 @@ from decimal import Decimal
 from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy import select
 
-from shared.http import Problem, command_router, install_problem_handlers, read_guard
+from shared.http import Problem, command_router, install_problem_handlers, service_api, read_guard
 
 from ..app import commands as c
 from ..app.handlers import ScoringHandlers
@@ -22,7 +22,7 @@ WRITES = [("/experts/assignments", c.AssignExpert), ("/experts/conflicts", c.Dec
 
 
 def build_api(service, handlers: ScoringHandlers) -> FastAPI:
-    app = FastAPI(title="hyeopchi scoring service (협치역량평가 채점)", version="1")
+    app = service_api("hyeopchi scoring service (협치역량평가 채점)")
     install_problem_handlers(app)
     app.include_router(command_router(service.db, handlers.execute, WRITES, (ScoringRefused,),
                                       POLICY))

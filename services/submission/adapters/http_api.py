@@ -7,7 +7,7 @@ The acting person comes from X-Actor-Id / X-Actor-Role until single sign-on land
 from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy import select
 
-from shared.http import Problem, command_router, install_problem_handlers, read_guard
+from shared.http import Problem, command_router, install_problem_handlers, service_api, read_guard
 
 from ..app import commands as c
 from ..app.handlers import SubmissionHandlers, SubmissionRefused
@@ -17,7 +17,7 @@ from .access import POLICY
 
 
 def build_api(service, handlers: SubmissionHandlers) -> FastAPI:
-    app = FastAPI(title="hyeopchi submission service (협치이행 결과보고서)", version="1")
+    app = service_api("hyeopchi submission service (협치이행 결과보고서)")
     install_problem_handlers(app)
     app.include_router(command_router(service.db, handlers.execute, WRITES,
                                       (SubmissionRefused,), POLICY))
