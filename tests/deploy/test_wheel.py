@@ -1,26 +1,26 @@
 """The plain wheel, as an operator installs it: built from the project, installed into a
 fresh virtual environment with the pinned dependencies, and every service started from
 it (outside the repository, so nothing is imported from the working tree) against the
-real broker, each answering /health/ready."""
+real broker: each answers /health/ready, takes its command (or event), and
+publishes or projects the result (tests/deploy/one_command.py)."""
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
-import httpx
 import pytest
 
 from scenarios.dev_kek import dev_kek
 from scenarios.sso import dev_sso
 from tests.conftest import free_port
 
+from .one_command import SERVICES, on_timeline, published, send_commands, wait_ready
+
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
-SERVICES = ("submission", "scoring", "committee", "grants", "audit")
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +48,8 @@ def test_the_wheel_carries_its_rule_and_policy_files(installed):
     assert not (site / "tests").exists() and not (site / "bench").exists()
 
 
-def test_every_service_starts_from_the_installed_wheel(installed, kafka_bootstrap,
-                                                       tmp_path):
+async def test_every_service_starts_from_the_installed_wheel_and_does_its_work(
+        installed, kafka_bootstrap, tmp_path):
     prefix = f"w{uuid.uuid4().hex[:8]}"
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("PYTHON")},
            "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "TOPIC_PREFIX": prefix,
@@ -59,35 +59,32 @@ def test_every_service_starts_from_the_installed_wheel(installed, kafka_bootstra
     try:
         for service in SERVICES:
             port = free_port()
-            log = open(tmp_path / f"{service}.log", "wb")
+            log = tmp_path / f"{service}.log"
             proc = subprocess.Popen(
                 [str(installed / "bin" / "hyeopchi"), "run", service],
-                cwd=tmp_path, stdout=log, stderr=log,
+                cwd=tmp_path, stdout=log.open("wb"), stderr=subprocess.STDOUT,
                 env={**env, "HTTP_PORT": str(port),
                      "DATABASE_URL": f"sqlite:///{tmp_path / service}.db"})
-            running.append((service, proc, port))
-        for service, proc, port in running:
-            _ready(service, proc, port, tmp_path / f"{service}.log")
+            running.append((service, proc, f"http://127.0.0.1:{port}", log))
+        for service, proc, url, log in running:
+            wait_ready(url, f"{service} (wheel)",
+                       alive=lambda p=proc, g=log: _gone(p, g))
+        urls = {service: url for service, _, url, _ in running}
+        sent = send_commands(urls)
+        found = await published(kafka_bootstrap, prefix, sent)
+        ids = {e.event_id for events in found.values() for e in events}
+        rows = await on_timeline(urls["audit"], ids)
+        assert {r["service"] for r in rows if r["event_id"] in ids} == set(sent.expected)
     finally:
-        for _, proc, _ in running:
+        for _, proc, _, _ in running:
             proc.terminate()
-        for _, proc, _ in running:
+        for _, proc, _, _ in running:
             proc.wait(30)
-    for service, proc, _ in running:  # SIGTERM is a clean stop
-        assert proc.returncode == 0, (service, (tmp_path / f"{service}.log").read_text()[-2000:])
+    for service, proc, _, log in running:  # SIGTERM is a clean stop
+        assert proc.returncode == 0, (service, log.read_text()[-2000:])
 
 
-def _ready(service: str, proc, port: int, log: Path, timeout: float = 120) -> None:
-    deadline, last = time.monotonic() + timeout, "no answer"
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"{service} exited {proc.returncode}: {log.read_text()[-3000:]}")
-        try:
-            answer = httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=5)
-            if answer.status_code == 200:
-                return
-            last = answer.text
-        except httpx.HTTPError as error:
-            last = repr(error)
-        time.sleep(0.5)
-    pytest.fail(f"{service} not ready from the wheel ({last}): {log.read_text()[-3000:]}")
+def _gone(proc, log: Path) -> str | None:
+    if proc.poll() is None:
+        return None
+    return f"exit {proc.returncode}: {log.read_text()[-3000:]}"
