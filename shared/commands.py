@@ -7,7 +7,6 @@ command is stored, and a redelivered command id is a no-op (the inbox).
 """
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cache
 from datetime import UTC, datetime
@@ -17,12 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from .consumer import Decoded
 from .deadletter import Delivery
-from .auth import Forbidden, Policy, Principal, acting, verifier
+from .auth import Forbidden, Principal, verifier
 from .envelope import UnencodableText
-from .store import EventStore, Metadata
-
-Execute = Callable[..., Awaitable[Any]]
-
+from .store import Metadata
 
 class _Message(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -88,19 +84,18 @@ def command_decoder(message_model: type[BaseModel]):
     return decode
 
 
-def command_applier(execute: Execute, store: EventStore, rejected: type,
-                    refusals: tuple[type[Exception], ...], policy: Policy):
-    """Run the command in the consumer's transaction if the sender's role may; record
-    a refusal (the domain's, or the policy's `forbidden`) as `rejected`."""
+def command_applier(app: Any, rejected: type, refusals: tuple[type[Exception], ...]):
+    """Dispatch the command through `app` (a shared.application.Application) in the
+    consumer's transaction; record a refusal (the domain's, or the policy's
+    `forbidden`) as `rejected`, so the sender learns why."""
     async def apply(conn, authenticated: AuthenticatedCommand) -> None:
         message, who = authenticated.message, authenticated.principal
         correlation = message.correlation_id or message.command_id
         try:
-            policy.check_command(who, message.command)
             async with conn.begin_nested():  # a refusal rolls back to here
-                with acting(who):
-                    await execute(conn, message.command, who.actor(), correlation,
-                                  causation_id=message.command_id)
+                uow = app.unit_of_work(conn, who, correlation, message.command_id)
+                await app.dispatch(message.command, uow)
+                await uow.commit()
         except (*refusals, UnencodableText, Forbidden) as refused:
             event = rejected(command_id=message.command_id,
                              command_type=message.command.command_type,
@@ -108,5 +103,6 @@ def command_applier(execute: Execute, store: EventStore, rejected: type,
                              detail=str(refused))
             meta = Metadata(actor=who.actor(), correlation_id=correlation,
                             causation_id=message.command_id)
-            await store.append(conn, f"command-{message.command_id}", 0, [event], meta)
+            await app.repository.events.append(conn, f"command-{message.command_id}", 0,
+                                               [event], meta)
     return apply

@@ -3,7 +3,6 @@ telemetry (traces continued from the caller's `traceparent`, metrics by route; s
 shared/telemetry.py)."""
 from __future__ import annotations
 
-import asyncio
 
 from collections.abc import Awaitable, Callable
 from contextlib import contextmanager
@@ -15,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from .auth import (ANONYMOUS, Forbidden, Policy, Principal, Unauthenticated, acting,
+from .auth import (ANONYMOUS, Forbidden, Policy, Principal, Unauthenticated,
                    bearer, verifier)
 from .telemetry import install_http_telemetry
 
@@ -29,7 +28,6 @@ def service_api(title: str, tracer_provider=None) -> FastAPI:
     return FastAPI(title=title, version="1", telemetry={
         "tracer_provider": tracer_provider, "operation_spans": False,
         "exclude": lambda scope: scope.get("path", "").startswith(OPERATIONS)})
-CONFLICT_ATTEMPTS = 6  # an HTTP command losing a race on its stream is decided again
 
 
 class Problem(Exception):
@@ -183,26 +181,35 @@ def read_guard(policy: Policy):
     return guard
 
 
-def command_router(db, execute, writes: list[tuple[str, type]],
-                   refusals: tuple[type[Exception], ...], policy: Policy):
-    """POST routes whose bodies are command models, run in one DB transaction.
+# The one table from a refusal's category (shared/refusal.py) to an HTTP status.
+STATUS = {"not-found": 404, "conflict": 409, "rule": 422, "forbidden": 403,
+          "too-large": 413}
 
-    The caller must present a bearer token whose role `policy` allows for the
-    command: the boundary (http_boundary, installed by `install_problem_handlers`)
+
+def refusal_problem(refused: Exception) -> Problem:
+    """A domain refusal (or text the store cannot keep) as a problem body."""
+    category = getattr(refused, "category", "rule")
+    return Problem(str(refused), status=STATUS[category],
+                   kind=getattr(refused, "kind", "invalid-text"))
+
+
+def command_router(db, app, writes: list[tuple[str, type]],
+                   refusals: tuple[type[Exception], ...]):
+    """POST routes whose bodies are command models, each dispatched by `app` (a
+    shared.application.Application) in its own transaction.
+
+    The caller must present a bearer token whose role the app's policy allows for
+    the command: the boundary (http_boundary, installed by `install_problem_handlers`)
     answers 401 / 403 before the body is read, by the command type and policy each
-    of these routes carries (`COMMAND_ROUTE`); the principal is the actor.
-    `execute(conn, command, actor, correlation_id)` returns the appended envelopes; a
-    refusal (one of `refusals`, with `status`, `kind`, `detail`) becomes a problem body
-    and stores nothing.
+    of these routes carries (`COMMAND_ROUTE`); the principal is the actor. A refusal
+    (one of `refusals`) becomes a problem body (`STATUS`) and stores nothing.
     """
     from fastapi import APIRouter  # noqa: PLC0415
 
-    from sqlalchemy.exc import IntegrityError  # noqa: PLC0415
-
+    from .application import StillConflicting  # noqa: PLC0415
     from .envelope import UnencodableText  # noqa: PLC0415
     from .http_boundary import COMMAND_ROUTE, CommandRoute  # noqa: PLC0415
     from .ids import new_id  # noqa: PLC0415
-    from .store import ConcurrencyError  # noqa: PLC0415
 
     correlation = Annotated[str | None, Header(alias="X-Correlation-Id", max_length=100)]
     caller = Annotated[Principal, Depends(principal)]
@@ -212,30 +219,15 @@ def command_router(db, execute, writes: list[tuple[str, type]],
         from .telemetry import tracer  # noqa: PLC0415
         if who is ANONYMOUS:  # only when the boundary is not installed: fail closed
             raise Unauthenticated(f"{command.command_type} needs a bearer token")
-        policy.check_command(who, command)  # the role again, and a submitter's institution
-        correlation_id = correlation_id or new_id()
-        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
-            try:
-                # The span's context is stored with the outbox rows: the trace goes on
-                # in every service that consumes the events this command records.
-                with tracer.start_as_current_span(f"command {type(command).__name__}"):
-                    async with db.transaction() as conn:
-                        with acting(who):
-                            appended = await execute(conn, command, who.actor(),
-                                                     correlation_id)
-                break
-            except (*refusals, UnencodableText) as refused:
-                raise Problem(str(refused), status=getattr(refused, "status", 422),
-                              kind=getattr(refused, "kind", "invalid-text")) from refused
-            except (ConcurrencyError, IntegrityError) as conflict:
-                # Another writer changed the same stream first: decide again on the
-                # new state (where the command may now be refused), a bounded number
-                # of times, as the Kafka consumers do.
-                if attempt == CONFLICT_ATTEMPTS:
-                    raise Problem(f"still conflicting after {attempt} attempts, retry "
-                                  f"later: {conflict}"[:1000], status=409,
-                                  kind="conflict") from conflict
-                await asyncio.sleep(0.01 * 2 ** attempt)
+        try:
+            # The span's context is stored with the outbox rows: the trace goes on
+            # in every service that consumes the events this command records.
+            with tracer.start_as_current_span(f"command {type(command).__name__}"):
+                appended = await app.execute(db, command, who, correlation_id or new_id())
+        except (*refusals, UnencodableText) as refused:
+            raise refusal_problem(refused) from refused
+        except StillConflicting as conflict:
+            raise Problem(str(conflict), status=409, kind="conflict") from conflict
         return {"events": [{"event_id": e.event_id, "event_type": e.event_type,
                             "stream_id": e.stream_id, "stream_version": e.stream_version}
                            for e in appended]}
@@ -250,7 +242,7 @@ def command_router(db, execute, writes: list[tuple[str, type]],
         endpoint.__doc__ = model.__doc__
         # The boundary knows a command route, once the router chose it, by this.
         setattr(endpoint, COMMAND_ROUTE,
-                CommandRoute(model.model_fields["command_type"].default, policy))
+                CommandRoute(model.model_fields["command_type"].default, app.policy))
         return endpoint
 
     for path, model in writes:

@@ -1,13 +1,19 @@
 """A refusal: a command that must change nothing, with a kind and the words why.
 
-Each service's domain subclasses it once per rule it names; the HTTP edge turns it
-into a problem body with `status`, Kafka intake into a CommandRejected event.
+Each service's domain subclasses it once per rule it names. `kind` is the rule's own
+name (published: the problem type over HTTP, `refusal` in CommandRejected);
+`category` says what sort of refusal it is, and each edge maps the category once:
+the HTTP edge to a status (shared/http.py `STATUS`), Kafka intake to a
+CommandRejected event.
 """
+from typing import Literal
+
+Category = Literal["not-found", "conflict", "rule", "forbidden", "too-large"]
 
 
 class Refusal(Exception):
     kind = "refused"
-    status = 422
+    category: Category = "rule"
 
     def __init__(self, detail: str):
         super().__init__(detail)

@@ -264,12 +264,15 @@ def main(spec: ServiceSpec, settings: ServiceSettings) -> None:
         telemetry.shutdown_tracing(tracing)
 
 
-def command_service(name: str, handlers: Callable[[], Any], decode_command: Decoder,
-                    apply_command: Callable[[Any], Apply], read_model: Any,
+def command_service(name: str, *, application: Callable[[], Any], decode_command: Decoder,
+                    rejected: type, refusals: tuple[type[Exception], ...], read_model: Any,
                     build_api: Callable[[Service, Any], FastAPI],
                     write_side: MetaData | None = None) -> ServiceSpec:
     """The shape of a service that takes commands (Kafka and HTTP) and keeps a read
-    model: its events and commands topics, one command consumer, its projection."""
+    model: its events and commands topics, one command consumer, its projection.
+    `application()` makes the service's shared.application.Application; both edges
+    dispatch through it (Kafka: refusals become `rejected` events)."""
+    from .commands import command_applier  # noqa: PLC0415
     from .topics import commands_topic, events_topic  # noqa: PLC0415
     commands = commands_topic(name)
     return ServiceSpec(
@@ -278,7 +281,8 @@ def command_service(name: str, handlers: Callable[[], Any], decode_command: Deco
         metadatas=[m for m in (write_side, read_model.metadata) if m is not None],
         consumers=[ConsumerSpec(name="commands", topics=(commands.name,),
                                 decoder=decode_command,
-                                apply=lambda _svc: apply_command(handlers()))],
+                                apply=lambda _svc: command_applier(
+                                    application(), rejected, refusals))],
         projections=[read_model.PROJECTION],
-        http=lambda svc: build_api(svc, handlers()),
+        http=lambda svc: build_api(svc, application()),
     )

@@ -40,7 +40,7 @@ class EventTooLarge(UnencodableText):
     """An event the log cannot carry: refused like unstorable text (413 over HTTP, a
     CommandRejected over Kafka), never stored to stall the relay."""
 
-    kind, status = "too-large", 413
+    kind, category = "too-large", "too-large"
 
 
 class Metadata(BaseModel):

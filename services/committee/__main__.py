@@ -1,32 +1,41 @@
 """Entry point of the committee service: `hyeopchi run committee`."""
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 from shared import runtime
+from shared.application import Application, Repository
 from shared.settings import ServiceSettings
 from shared.store import EventStore
 from shared.topics import events_topic
 
 from .adapters import read_model
+from .adapters.access import POLICY
 from .adapters.http_api import build_api
-from .adapters.kafka_commands import apply_command, decode_command
+from .adapters.kafka_commands import decode_command
+from .adapters.personal_data import SqlPersonalData
 from .app import keys
-from .app.handlers import CommitteeHandlers
+from .app.handlers import handlers
 from .app.personal import write_side
+from .domain.errors import CommitteeRefused
+from .domain.events import CommandRejected, registry
 
 NAME = "committee"
 
 
-def handlers_for(_service=None) -> CommitteeHandlers:
-    return CommitteeHandlers(EventStore(NAME, events_topic(NAME).name))
+def application() -> Application:
+    store = EventStore(NAME, events_topic(NAME).name)
+    return Application(Repository(store, registry), handlers(SqlPersonalData()), POLICY)
 
 
 def spec() -> runtime.ServiceSpec:
-    found = runtime.command_service(NAME, handlers_for, decode_command, apply_command,
-                                    read_model, build_api, write_side)
-    found.on_start = keys.wrap_plain_keys  # no KEK, no start; plain keys get wrapped
-    return found
+    found = runtime.command_service(
+        NAME, application=application, decode_command=decode_command,
+        rejected=CommandRejected, refusals=(CommitteeRefused,), read_model=read_model,
+        build_api=build_api, write_side=write_side)
+    # No KEK, no start; plain keys of an older database get wrapped first.
+    return dataclasses.replace(found, on_start=keys.wrap_plain_keys)
 
 
 class Settings(ServiceSettings):

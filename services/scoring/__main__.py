@@ -1,20 +1,27 @@
-"""Entry point of the scoring service: `hyeopchi run scoring`."""
+"""Entry point of the scoring service: `hyeopchi run scoring`.
+
+Scoring takes commands over HTTP only (no commands topic) and consumes other services'
+events and external facts, so its spec is built here rather than by
+`runtime.command_service`."""
 from __future__ import annotations
 
 from shared import runtime
+from shared.application import Application, Repository
 from shared.consumer import envelope_decoder
 from shared.settings import ServiceSettings
 from shared.store import EventStore
 from shared.topics import Topic, events_topic, ingress_topic
 
 from .adapters import intake, read_model
-from .adapters.http_api import build_api
+from .adapters.access import POLICY
 from .adapters.committee_contract import committee_events
+from .adapters.facts_store import SqlFacts, write_side
+from .adapters.http_api import build_api
 from .adapters.ingress_contract import ExternalMessage
 from .adapters.submission_contract import submission_events
-from .app.facts_store import write_side
-from .app.handlers import ScoringHandlers
-from .app.scoring import ScoringApp
+from .app.handlers import handlers
+from .app.policies import policies
+from .domain.events import registry
 
 NAME = "scoring"
 
@@ -25,8 +32,10 @@ def ingress_topics() -> list[Topic]:
                           "MOOC course completions from the education platform (JSON)")]
 
 
-def app_for(_service=None) -> ScoringApp:
-    return ScoringApp(EventStore(NAME, events_topic(NAME).name))
+def application() -> Application:
+    store, facts = EventStore(NAME, events_topic(NAME).name), SqlFacts()
+    return Application(Repository(store, registry), handlers(facts), POLICY,
+                              policies(facts))
 
 
 def spec() -> runtime.ServiceSpec:
@@ -38,18 +47,18 @@ def spec() -> runtime.ServiceSpec:
             runtime.ConsumerSpec(
                 name="submission-facts", topics=(events_topic("submission").name,),
                 decoder=envelope_decoder(submission_events, only_known=True),
-                apply=lambda svc: intake.on_submission_event(app_for(svc))),
+                apply=lambda _svc: intake.on_service_event(application())),
             runtime.ConsumerSpec(
                 name="committee-facts", topics=(events_topic("committee").name,),
                 decoder=envelope_decoder(committee_events, only_known=True),
-                apply=lambda svc: intake.on_committee_event(app_for(svc))),
+                apply=lambda _svc: intake.on_service_event(application())),
             runtime.ConsumerSpec(
                 name="external-facts", topics=tuple(t.name for t in ingress_topics()),
                 decoder=intake.decode_external, message=ExternalMessage,
-                apply=lambda svc: intake.on_external_event(app_for(svc))),
+                apply=lambda _svc: intake.on_external_event(application())),
         ],
         projections=[read_model.ScorecardProjection],
-        http=lambda svc: build_api(svc, ScoringHandlers(app_for(svc))),
+        http=lambda svc: build_api(svc, application()),
     )
 
 

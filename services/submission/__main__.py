@@ -4,26 +4,33 @@ from __future__ import annotations
 from pydantic import Field
 
 from shared import runtime
+from shared.application import Application, Repository
 from shared.settings import ServiceSettings
 from shared.store import EventStore
 from shared.topics import events_topic
 
 from .adapters import read_model
+from .adapters.access import POLICY
 from .adapters.http_api import build_api
-from .adapters.kafka_commands import apply_command, decode_command
-from .app.handlers import SubmissionHandlers
-from .app.tables import write_side
+from .adapters.kafka_commands import decode_command
+from .adapters.submission_ids import SqlSubmissionIds, write_side
+from .app.handlers import handlers
+from .domain.errors import SubmissionRefused
+from .domain.events import CommandRejected, registry
 
 NAME = "submission"
 
 
-def handlers_for(_service=None) -> SubmissionHandlers:
-    return SubmissionHandlers(EventStore(NAME, events_topic(NAME).name))
+def application() -> Application:
+    store = EventStore(NAME, events_topic(NAME).name)
+    return Application(Repository(store, registry), handlers(SqlSubmissionIds()), POLICY)
 
 
 def spec() -> runtime.ServiceSpec:
-    return runtime.command_service(NAME, handlers_for, decode_command, apply_command,
-                                   read_model, build_api, write_side)
+    return runtime.command_service(
+        NAME, application=application, decode_command=decode_command,
+        rejected=CommandRejected, refusals=(SubmissionRefused,), read_model=read_model,
+        build_api=build_api, write_side=write_side)
 
 
 class Settings(ServiceSettings):

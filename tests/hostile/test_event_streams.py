@@ -11,7 +11,7 @@ import uuid
 
 from sqlalchemy import select
 
-from services.scoring.app import facts_store as facts
+from services.scoring.adapters import facts_store as facts
 from shared.deadletter import header
 from shared.envelope import GENESIS_HASH, Envelope, seal
 from shared.topics import events_topic

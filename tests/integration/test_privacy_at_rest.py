@@ -53,7 +53,10 @@ def _person(tag: str) -> dict:
 def _hits(paths: list[Path], needles: list[bytes]) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for path in paths:
-        data = path.read_bytes()
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:  # retention deleted the segment since it was listed
+            continue
         for needle in needles:
             if needle in data:
                 found.setdefault(needle.decode(errors="replace"), []).append(str(path))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -12,11 +13,13 @@ import pytest
 from scenarios import y2021
 from scenarios.client import KafkaCommands, read, send_external, send_http
 from services.scoring.adapters import read_model
-from services.scoring.app import facts_store as facts
-from services.scoring.app.scoring import ScoringApp, expert_event_ids
+from services.scoring.adapters import facts_store as facts
+from services.scoring.app.scoring import SYSTEM, expert_event_ids, expert_inputs
 from services.scoring.domain.cycle import ScoringCycle, scoring_stream
+from services.scoring.domain.events import registry
 from services.scoring.domain.rules import score_institution
 from services.scoring.domain.scorecard import Scorecard, scorecard_stream
+from shared.application import Repository, UnitOfWork
 from shared.db import Database
 from shared.deadletter import DeadLetters
 from shared.projection import checksum, rebuild
@@ -210,15 +213,19 @@ async def _same_scores_from_same_inputs(url: str) -> None:
     """Recompute every scorecard from the recorded facts under the recorded rulebook:
     the rules give exactly the scores the service recorded."""
     db = Database(url, backbone)
-    app = ScoringApp(EventStore("scoring", "unused"))
+    store, sql_facts = EventStore("scoring", "unused"), facts.SqlFacts()
     async with db.reading() as conn:
-        cycle, _ = await app.load(conn, ScoringCycle, scoring_stream(2021))
-        for institution_id in await facts.institution_ids(conn):
-            card, envelopes = await app.load(conn, Scorecard,
-                                             scorecard_stream(2021, institution_id))
-            known = await facts.facts_for(conn, "2021", institution_id, cycle.state.rulebook,
-                                          card, expert_event_ids(envelopes))
-            again = score_institution(cycle.state.rulebook, known)
+        uow = UnitOfWork(conn, Repository(store, registry), SYSTEM, "check")
+        cycle = await uow.get(ScoringCycle, scoring_stream(2021))
+        rulebook = cycle.state.rulebook
+        courses = [c for i in rulebook["indicators"] for c in i.get("online_courses", {})]
+        for institution_id in await sql_facts.institution_ids(uow):
+            card = await uow.get(Scorecard, scorecard_stream(2021, institution_id))
+            ids = expert_event_ids(await store.read_stream(conn, card.stream_id))
+            scores, events = expert_inputs(card, ids)
+            known = replace(await sql_facts.known(uow, "2021", institution_id, courses),
+                            expert_scores=scores, expert_score_events=events)
+            again = score_institution(rulebook, known)
             recorded = card.state.computed
             assert [(s.indicator_id, s.points, s.source, list(s.inputs)) for s in again] == [
                 (i, recorded[i].points, recorded[i].source, recorded[i].inputs)

@@ -17,6 +17,7 @@ from scenarios.sso import DevSSO
 from shared.auth import Policy
 from shared.http import command_router, install_problem_handlers
 from shared.http_boundary import HttpBoundary
+from tests.support.memory import application_of
 
 LIMIT = 4096
 OFFICER = {"id": "officer-1", "role": "governance_officer"}
@@ -47,13 +48,13 @@ def service(sso, monkeypatch):
     monkeypatch.setenv("MAX_BODY_BYTES", str(LIMIT))
     executed = []
 
-    async def execute(_conn, command, actor, _correlation_id):
-        executed.append((command, actor))
-        return []
+    async def ping(command, uow):
+        executed.append((command, uow.actor))
     app = FastAPI()
     install_problem_handlers(app)
-    app.include_router(command_router(FakeDb(), execute, [("/pings", Ping)], (),
-                                      Policy(commands={"Ping": frozenset({OFFICER["role"]})})))
+    commands = application_of({"Ping": ping},
+                              Policy(commands={"Ping": frozenset({OFFICER["role"]})}))
+    app.include_router(command_router(FakeDb(), commands, [("/pings", Ping)], ()))
 
     @app.post("/echo")
     async def echo(body: dict) -> dict:
@@ -212,8 +213,8 @@ async def test_the_router_chooses_the_command_route(sso, monkeypatch):
     monkeypatch.setenv("AUTH_JWKS_FILE", str(sso.jwks))
     app = FastAPI()
     install_problem_handlers(app)
-    app.include_router(command_router(FakeDb(), None, [("/pings", Ping)], (),
-                                      Policy(commands={})), prefix="/v1")
+    app.include_router(command_router(FakeDb(), application_of({}, Policy(commands={})),
+                                      [("/pings", Ping)], ()), prefix="/v1")
     async with _client(app) as client:
         guarded = await client.post("/v1/pings", json={"text": "hi"})
         unknown = await client.post("/pings", json={"text": "hi"})

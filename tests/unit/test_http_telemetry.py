@@ -26,6 +26,7 @@ from shared import telemetry
 from shared.auth import Policy
 from shared.http import command_router, install_metrics, install_problem_handlers, \
     install_start_gate, service_api
+from tests.support.memory import application_of
 
 OFFICER = {"id": "officer-1", "role": "governance_officer"}
 CALLER_TRACE = "0af7651916cd43dd8448eb211c80319c"
@@ -67,16 +68,16 @@ def build(sso, monkeypatch, fastapi_tracing: TracerProvider | None = None):
     monkeypatch.setenv("AUTH_JWKS_FILE", str(sso.jwks))
     stored: list[str | None] = []
 
-    async def execute(_conn, _command, _actor, _correlation_id):
+    async def ping(_command, _uow):
         stored.append(telemetry.current_trace_context())
-        return []
     # FastAPI makes its own server span when given a provider (or when the global one
     # is the SDK's, as in a running service); without, HttpTelemetry makes it.
     app = FastAPI(telemetry={"tracer_provider": fastapi_tracing} if fastapi_tracing
                   else {"tracing": False})
     install_problem_handlers(app)
-    app.include_router(command_router(FakeDb(), execute, [("/pings", Ping)], (),
-                                      Policy(commands={"Ping": frozenset({OFFICER["role"]})})))
+    commands = application_of({"Ping": ping},
+                              Policy(commands={"Ping": frozenset({OFFICER["role"]})}))
+    app.include_router(command_router(FakeDb(), commands, [("/pings", Ping)], ()))
     members = APIRouter()
 
     @members.get("/{member_id}")

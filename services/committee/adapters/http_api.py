@@ -20,7 +20,7 @@ from shared.http_boundary import guard_body
 
 from ..app import commands as c
 from ..app import personal
-from ..app.handlers import CommitteeHandlers, CommitteeRefused
+from ..domain.errors import CommitteeRefused
 from ..domain.rules import load_rules
 from . import read_model as rm
 from .access import POLICY
@@ -40,17 +40,17 @@ PUBLIC_WHEN_CLOSED = ("meeting_id", "committee_id", "institution_id", "number", 
                       "starts_at", "disclosure", "reason_code")
 
 
-def build_api(service, handlers: CommitteeHandlers) -> FastAPI:
+def build_api(service, application) -> FastAPI:
     app = service_api("hyeopchi committee service (위원회·회의)")
     install_problem_handlers(app)
-    app.include_router(command_router(service.db, handlers.execute, WRITES,
-                                      (CommitteeRefused,), POLICY))
-    app.include_router(_deposits(service))
+    app.include_router(command_router(service.db, application, WRITES,
+                                      (CommitteeRefused,)))
+    app.include_router(_deposits(service, application.policy))
     app.include_router(_reads(service))
     return app
 
 
-def _deposits(service) -> APIRouter:
+def _deposits(service, policy) -> APIRouter:
     router = APIRouter(tags=["commands"])
 
     async def deposit(body: c.DepositPersonalData,
@@ -58,7 +58,7 @@ def _deposits(service) -> APIRouter:
         """Personal data for an appointment sent over Kafka (where personal data may
         not travel): sealed at once with the member's key, usable once, for a day.
         Send `AppointMember` with the returned `personal_ref`."""
-        POLICY.check_command(who, body)  # the secretary's committee
+        policy.check_command(who, body)  # the secretary's committee
         try:
             async with service.db.transaction() as conn:
                 ref, expires = await personal.deposit(conn, body.committee_id,
@@ -66,7 +66,7 @@ def _deposits(service) -> APIRouter:
         except personal.KekUnavailable as missing:
             raise Problem(str(missing), status=503, kind="kek-unavailable") from missing
         return {"personal_ref": ref, "expires_at": expires.isoformat()}
-    guard_body(deposit, "DepositPersonalData", POLICY)
+    guard_body(deposit, "DepositPersonalData", policy)
     router.add_api_route("/personal-data", deposit, methods=["POST"], status_code=201,
                          name="DepositPersonalData", summary="DepositPersonalData")
     return router

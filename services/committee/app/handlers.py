@@ -1,121 +1,168 @@
-"""Command handlers of the committee service: load, let the domain decide, append."""
+"""Command handlers of the committee service (위원회 명령 처리): one shape,
+`handler(command, uow)`: load through the unit of work, let the domain decide, record.
+
+Members' personal data is sealed with each member's own key in a write-side table;
+handlers reach it through the `PersonalData` port (SQL in adapters/personal_data.py).
+"""
 from __future__ import annotations
 
-from shared.auth import may_act_for, require_committee_of_caller
-from shared.envelope import Actor, Envelope
-from shared.store import EventStore, Metadata
+from typing import Protocol
+
+from shared.application import Handler, UnitOfWork
+from shared.auth import Forbidden, require_committee
 
 from ..domain.committee import Committee, PersonRecord, committee_stream, person_stream
-from ..domain.errors import (CommitteeRefused, UnknownCommittee, UnknownMeeting,
-                             UnknownMember)
-from ..domain.events import registry
+from ..domain.errors import UnknownCommittee, UnknownMeeting, UnknownMember
+from ..domain.events import Personal, SealedPersonal
 from ..domain.meeting import Meeting, meeting_stream
 from ..domain.rules import CommitteeRules, load_rules
 from . import commands as c
-from . import personal
 
 
-class CommitteeHandlers:
-    def __init__(self, store: EventStore, rules: CommitteeRules | None = None):
-        self.store, self.rules = store, rules or load_rules()
+class PersonalData(Protocol):
+    """Members' keys and deposited personal data (SQL in adapters/personal_data.py)."""
 
-    async def execute(self, conn, command, actor: Actor, correlation_id: str,
-                      causation_id: str | None = None) -> list[Envelope]:
-        meta = Metadata(actor=actor, correlation_id=correlation_id, causation_id=causation_id)
-        aggregate, events = await getattr(self, f"_{command.command_type}")(conn, command,
-                                                                            actor)
-        return await self.store.append(conn, aggregate.stream_id, aggregate.version, events,
-                                       meta)
+    def key_id_of(self, member_id: str) -> str: ...
 
-    async def _load(self, conn, kind, stream: str):
-        envelopes = await self.store.read_stream(conn, stream)
-        return kind(stream, [registry.decode(e.event_type, e.schema_version, e.payload)
-                             for e in envelopes])
+    async def take_deposit(self, uow: UnitOfWork, ref: str, committee_id: str,
+                           member_id: str) -> Personal: ...
 
-    async def _committee(self, conn, committee_id: str) -> Committee:
-        found = await self._load(conn, Committee, committee_stream(committee_id))
-        if not found.exists:
-            raise UnknownCommittee(f"committee {committee_id!r} is not established")
-        return found
+    async def seal(self, uow: UnitOfWork, member_id: str,
+                   data: Personal) -> SealedPersonal: ...
 
-    async def _meeting(self, conn, meeting_id: str, must_exist: bool = True) -> Meeting:
-        found = await self._load(conn, Meeting, meeting_stream(meeting_id))
-        if must_exist and not found.exists:
-            raise UnknownMeeting(f"meeting {meeting_id!r} is not known")
-        if found.exists:  # a secretary acts only for their committees' meetings
-            require_committee_of_caller(found.state.committee_id)
-        return found
+    async def committees_of(self, uow: UnitOfWork, member_id: str) -> list[str]: ...
 
-    async def _EstablishCommittee(self, conn, cmd: c.EstablishCommittee, actor):
-        found = await self._load(conn, Committee, committee_stream(cmd.committee_id))
-        return found, found.establish(cmd.committee_id, cmd.institution_id, cmd.name_ko,
-                                      cmd.kind, cmd.city_committee)
+    async def destroy_key(self, uow: UnitOfWork, member_id: str) -> bool: ...
 
-    async def _AppointMember(self, conn, cmd: c.AppointMember | c.AppointMemberByReference,
-                             actor):
-        committee = await self._committee(conn, cmd.committee_id)
+
+def _may_act_for(uow: UnitOfWork, committee_id: str) -> bool:
+    try:
+        require_committee(uow.principal, committee_id)
+    except Forbidden:
+        return False
+    return True
+
+
+async def _committee(uow: UnitOfWork, committee_id: str) -> Committee:
+    found = await uow.get(Committee, committee_stream(committee_id))
+    if not found.exists:
+        raise UnknownCommittee(f"committee {committee_id!r} is not established")
+    return found
+
+
+async def _meeting(uow: UnitOfWork, meeting_id: str, must_exist: bool = True) -> Meeting:
+    found = await uow.get(Meeting, meeting_stream(meeting_id))
+    if must_exist and not found.exists:
+        raise UnknownMeeting(f"meeting {meeting_id!r} is not known")
+    if found.exists:  # a secretary acts only for their committees' meetings
+        require_committee(uow.principal, found.state.committee_id)
+    return found
+
+
+async def establish_committee(cmd: c.EstablishCommittee, uow: UnitOfWork) -> None:
+    found = await uow.get(Committee, committee_stream(cmd.committee_id))
+    uow.record(found, found.establish(cmd.committee_id, cmd.institution_id, cmd.name_ko,
+                                      cmd.kind, cmd.city_committee))
+
+
+def appoint_member(personal: PersonalData, rules: CommitteeRules) -> Handler:
+    async def handle(cmd: c.AppointMember | c.AppointMemberByReference,
+                     uow: UnitOfWork) -> None:
+        committee = await _committee(uow, cmd.committee_id)
         data = getattr(cmd, "personal", None) or await personal.take_deposit(
-            conn, cmd.personal_ref, cmd.committee_id, cmd.member_id)
-        sealed = await personal.seal(conn, cmd.member_id, data)
-        return committee, committee.appoint(cmd.committee_id, cmd.member_id, cmd.role,
-                                            cmd.channel, cmd.appointed_on, data,
-                                            sealed, self.rules)
+            uow, cmd.personal_ref, cmd.committee_id, cmd.member_id)
+        sealed = await personal.seal(uow, cmd.member_id, data)
+        uow.record(committee, committee.appoint(cmd.committee_id, cmd.member_id, cmd.role,
+                                                cmd.channel, cmd.appointed_on, data,
+                                                sealed, rules))
+    return handle
 
-    async def _ErasePersonalData(self, conn, cmd: c.ErasePersonalData, actor):
-        committees = await personal.committees_of(conn, cmd.member_id)
-        if committees and not any(may_act_for(c) for c in committees):
-            require_committee_of_caller(committees[0])  # says whose they are
-        record = await self._load(conn, PersonRecord, person_stream(cmd.member_id))
+
+def erase_personal_data(personal: PersonalData) -> Handler:
+    async def handle(cmd: c.ErasePersonalData, uow: UnitOfWork) -> None:
+        committees = await personal.committees_of(uow, cmd.member_id)
+        if committees and not any(_may_act_for(uow, c) for c in committees):
+            require_committee(uow.principal, committees[0])  # says whose they are
+        record = await uow.get(PersonRecord, person_stream(cmd.member_id))
         events = record.erase(cmd.member_id, personal.key_id_of(cmd.member_id), cmd.reason)
-        if not await personal.destroy_key(conn, cmd.member_id):
+        if not await personal.destroy_key(uow, cmd.member_id):
             raise UnknownMember(f"no personal data is held for {cmd.member_id!r}")
-        return record, events
+        uow.record(record, events)
+    return handle
 
-    async def _DismissMember(self, conn, cmd: c.DismissMember, actor):
-        committee = await self._committee(conn, cmd.committee_id)
-        return committee, committee.dismiss(cmd.committee_id, cmd.member_id,
-                                            cmd.dismissed_on, cmd.reason)
 
-    async def _ApproveYouthQuotaException(self, conn, cmd: c.ApproveYouthQuotaException,
-                                          actor):
-        committee = await self._committee(conn, cmd.committee_id)
-        return committee, committee.approve_youth_exception(cmd.committee_id, cmd.member_id,
-                                                            actor.id, cmd.reason)
+async def dismiss_member(cmd: c.DismissMember, uow: UnitOfWork) -> None:
+    committee = await _committee(uow, cmd.committee_id)
+    uow.record(committee, committee.dismiss(cmd.committee_id, cmd.member_id,
+                                            cmd.dismissed_on, cmd.reason))
 
-    async def _ScheduleMeeting(self, conn, cmd: c.ScheduleMeeting, actor):
-        committee = await self._committee(conn, cmd.committee_id)
-        meeting = await self._meeting(conn, cmd.meeting_id, must_exist=False)
-        return meeting, meeting.schedule(cmd.meeting_id, committee, cmd.number,
-                                         cmd.starts_at, cmd.place)
 
-    async def _RecordMeetingHeld(self, conn, cmd: c.RecordMeetingHeld, actor):
-        committee = await self._committee(conn, cmd.committee_id)
-        meeting = await self._meeting(conn, cmd.meeting_id, must_exist=False)
-        return meeting, meeting.hold(cmd.meeting_id, committee, cmd.number, cmd.mode,
+async def approve_youth_quota_exception(cmd: c.ApproveYouthQuotaException,
+                                        uow: UnitOfWork) -> None:
+    committee = await _committee(uow, cmd.committee_id)
+    uow.record(committee, committee.approve_youth_exception(
+        cmd.committee_id, cmd.member_id, uow.actor.id, cmd.reason))
+
+
+async def schedule_meeting(cmd: c.ScheduleMeeting, uow: UnitOfWork) -> None:
+    committee = await _committee(uow, cmd.committee_id)
+    meeting = await _meeting(uow, cmd.meeting_id, must_exist=False)
+    uow.record(meeting, meeting.schedule(cmd.meeting_id, committee, cmd.number,
+                                         cmd.starts_at, cmd.place))
+
+
+async def record_meeting_held(cmd: c.RecordMeetingHeld, uow: UnitOfWork) -> None:
+    committee = await _committee(uow, cmd.committee_id)
+    meeting = await _meeting(uow, cmd.meeting_id, must_exist=False)
+    uow.record(meeting, meeting.hold(cmd.meeting_id, committee, cmd.number, cmd.mode,
                                      cmd.starts_at, cmd.ends_at, cmd.place,
                                      list(cmd.attendees), list(cmd.officials),
-                                     list(cmd.agenda), cmd.next_meeting)
-
-    async def _PostponeMeeting(self, conn, cmd: c.PostponeMeeting, actor):
-        meeting = await self._meeting(conn, cmd.meeting_id)
-        return meeting, meeting.postpone(cmd.meeting_id, cmd.starts_at, cmd.reason)
-
-    async def _CancelMeeting(self, conn, cmd: c.CancelMeeting, actor):
-        meeting = await self._meeting(conn, cmd.meeting_id)
-        return meeting, meeting.cancel(cmd.meeting_id, cmd.reason)
-
-    async def _RecordMeetingCosts(self, conn, cmd: c.RecordMeetingCosts, actor):
-        meeting = await self._meeting(conn, cmd.meeting_id)
-        committee = await self._committee(conn, meeting.state.committee_id)
-        return meeting, meeting.record_costs(cmd.meeting_id, committee, self.rules,
-                                             cmd.room_hours, cmd.room_rate, cmd.refreshments)
-
-    async def _RecordMinutes(self, conn, cmd: c.RecordMinutes, actor):
-        meeting = await self._meeting(conn, cmd.meeting_id)
-        return meeting, meeting.record_minutes(cmd.meeting_id, cmd.disclosure,
-                                               cmd.reason_code, cmd.retention_years,
-                                               cmd.summary, list(cmd.attachments),
-                                               self.rules)
+                                     list(cmd.agenda), cmd.next_meeting))
 
 
-__all__ = ["CommitteeHandlers", "CommitteeRefused"]
+async def postpone_meeting(cmd: c.PostponeMeeting, uow: UnitOfWork) -> None:
+    meeting = await _meeting(uow, cmd.meeting_id)
+    uow.record(meeting, meeting.postpone(cmd.meeting_id, cmd.starts_at, cmd.reason))
+
+
+async def cancel_meeting(cmd: c.CancelMeeting, uow: UnitOfWork) -> None:
+    meeting = await _meeting(uow, cmd.meeting_id)
+    uow.record(meeting, meeting.cancel(cmd.meeting_id, cmd.reason))
+
+
+def record_meeting_costs(rules: CommitteeRules) -> Handler:
+    async def handle(cmd: c.RecordMeetingCosts, uow: UnitOfWork) -> None:
+        meeting = await _meeting(uow, cmd.meeting_id)
+        committee = await _committee(uow, meeting.state.committee_id)
+        uow.record(meeting, meeting.record_costs(cmd.meeting_id, committee, rules,
+                                                 cmd.room_hours, cmd.room_rate,
+                                                 cmd.refreshments))
+    return handle
+
+
+def record_minutes(rules: CommitteeRules) -> Handler:
+    async def handle(cmd: c.RecordMinutes, uow: UnitOfWork) -> None:
+        meeting = await _meeting(uow, cmd.meeting_id)
+        uow.record(meeting, meeting.record_minutes(cmd.meeting_id, cmd.disclosure,
+                                                   cmd.reason_code, cmd.retention_years,
+                                                   cmd.summary, list(cmd.attachments),
+                                                   rules))
+    return handle
+
+
+def handlers(personal: PersonalData,
+             rules: CommitteeRules | None = None) -> dict[str, Handler]:
+    """The handler table: command type → handler (an appointment over Kafka, by
+    reference, has the same type as one over HTTP)."""
+    rules = rules or load_rules()
+    return {
+        "EstablishCommittee": establish_committee,
+        "AppointMember": appoint_member(personal, rules),
+        "DismissMember": dismiss_member,
+        "ApproveYouthQuotaException": approve_youth_quota_exception,
+        "ScheduleMeeting": schedule_meeting, "RecordMeetingHeld": record_meeting_held,
+        "PostponeMeeting": postpone_meeting, "CancelMeeting": cancel_meeting,
+        "RecordMeetingCosts": record_meeting_costs(rules),
+        "RecordMinutes": record_minutes(rules),
+        "ErasePersonalData": erase_personal_data(personal),
+    }

@@ -7,11 +7,11 @@ class CommitteeRefused(Refusal):
 
 
 class UnknownCommittee(CommitteeRefused):
-    kind, status = "unknown-committee", 404
+    kind, category = "unknown-committee", "not-found"
 
 
 class UnknownMeeting(CommitteeRefused):
-    kind, status = "unknown-meeting", 404
+    kind, category = "unknown-meeting", "not-found"
 
 
 class NotAMember(CommitteeRefused):
@@ -19,7 +19,7 @@ class NotAMember(CommitteeRefused):
 
 
 class YouthQuotaBreached(CommitteeRefused):
-    kind, status = "youth-quota", 409
+    kind, category = "youth-quota", "conflict"
 
 
 class InvalidMeeting(CommitteeRefused):
@@ -27,13 +27,13 @@ class InvalidMeeting(CommitteeRefused):
 
 
 class InvalidState(CommitteeRefused):
-    kind, status = "invalid-state", 409
+    kind, category = "invalid-state", "conflict"
 
 
 class UnknownMember(CommitteeRefused):
-    kind, status = "unknown-member", 404
+    kind, category = "unknown-member", "not-found"
 
 
 class DepositRefused(CommitteeRefused):
     """An appointment's personal-data reference that cannot be used."""
-    status, kind = 422, "unknown-deposit"
+    kind = "unknown-deposit"

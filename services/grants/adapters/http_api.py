@@ -5,7 +5,7 @@ from sqlalchemy import select
 from shared.http import Problem, command_router, install_problem_handlers, service_api, read_guard
 
 from ..app import commands as c
-from ..app.handlers import GrantRefused, GrantsHandlers
+from ..domain.errors import GrantRefused
 from . import read_model as rm
 from .summary import round_summary
 from .access import POLICY
@@ -22,11 +22,10 @@ WRITES = [("/rounds", c.OpenRound), ("/rounds/closing", c.CloseApplications),
           ("/self-funding-checks", c.CheckSelfFunding), ("/projects/closing", c.CloseProject)]
 
 
-def build_api(service, handlers: GrantsHandlers) -> FastAPI:
+def build_api(service, application) -> FastAPI:
     app = service_api("hyeopchi grants service (공익활동 지원사업)")
     install_problem_handlers(app)
-    app.include_router(command_router(service.db, handlers.execute, WRITES, (GrantRefused,),
-                                      POLICY))
+    app.include_router(command_router(service.db, application, WRITES, (GrantRefused,)))
     app.include_router(_reads(service))
     return app
 

@@ -7,7 +7,7 @@ class GrantRefused(Refusal):
 
 
 class RoundClosed(GrantRefused):
-    kind, status = "round-closed", 409
+    kind, category = "round-closed", "conflict"
 
 
 class OverCap(GrantRefused):
@@ -15,20 +15,20 @@ class OverCap(GrantRefused):
 
 
 class OverBudget(GrantRefused):
-    kind, status = "over-budget", 409
+    kind, category = "over-budget", "conflict"
 
 
 class NotSelected(GrantRefused):
-    kind, status = "not-selected", 409
+    kind, category = "not-selected", "conflict"
 
 
 class UnknownTarget(GrantRefused):
-    kind, status = "unknown", 404
+    kind, category = "unknown", "not-found"
 
 
 class Conflicted(GrantRefused):
-    kind, status = "conflict-of-interest", 403
+    kind, category = "conflict-of-interest", "forbidden"
 
 
 class InvalidState(GrantRefused):
-    kind, status = "invalid-state", 409
+    kind, category = "invalid-state", "conflict"

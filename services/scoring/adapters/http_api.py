@@ -8,7 +8,6 @@ from sqlalchemy import select
 from shared.http import Problem, command_router, install_problem_handlers, service_api, read_guard
 
 from ..app import commands as c
-from ..app.handlers import ScoringHandlers
 from ..domain.errors import ScoringRefused
 from . import read_model as rm
 from .access import POLICY
@@ -21,11 +20,10 @@ WRITES = [("/experts/assignments", c.AssignExpert), ("/experts/conflicts", c.Dec
           ("/reopenings", c.ReopenScoring)]
 
 
-def build_api(service, handlers: ScoringHandlers) -> FastAPI:
+def build_api(service, application) -> FastAPI:
     app = service_api("hyeopchi scoring service (협치역량평가 채점)")
     install_problem_handlers(app)
-    app.include_router(command_router(service.db, handlers.execute, WRITES, (ScoringRefused,),
-                                      POLICY))
+    app.include_router(command_router(service.db, application, WRITES, (ScoringRefused,)))
     app.include_router(_reads(service))
     return app
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Union
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -86,3 +86,9 @@ class SignOff(_Command):
 class ReopenScoring(_Command):
     command_type: Literal["ReopenScoring"] = "ReopenScoring"
     reason: Reason
+
+
+Command = Annotated[Union[AssignExpert, DeclareConflict, GiveExpertScore, AdjustScore,
+                          FileAppeal, AssignAppealReviewer, DecideAppeal,
+                          PublishProvisionalResults, SignOff, ReopenScoring],
+                    Field(discriminator="command_type")]

@@ -1,118 +1,132 @@
-"""Command handlers for people: experts, the panel, the office, institutions."""
+"""Command handlers of scoring (채점 명령 처리) for people: experts, the panel, the
+office, institutions. One shape, `handler(command, uow)`: load through the unit of
+work, decide in the domain, record; rescore where a change moves a score."""
 from __future__ import annotations
 
-from shared.envelope import Actor, Envelope
-from shared.store import Metadata
+from collections.abc import Callable
+from datetime import datetime
 
-from ..domain.errors import UnknownTarget
+from shared.application import Handler, UnitOfWork
+from shared.ids import utcnow
+
+from ..domain.cycle import ScoringCycle, scoring_stream
+from ..domain.errors import InvalidState, UnknownTarget
 from ..domain.scorecard import Scorecard, scorecard_stream
 from . import commands as c
-from . import facts_store as facts
-from .scoring import ScoringApp
+from .scoring import Facts, ranking, rescore, rescore_cycle, sync_indexes
+
+Clock = Callable[[], datetime]
 
 
-class ScoringHandlers:
-    def __init__(self, app: ScoringApp):
-        self.app = app
+async def _card(facts: Facts, uow: UnitOfWork, cmd) -> tuple[ScoringCycle, Scorecard]:
+    """The cycle (open to change) and the institution's computed scorecard."""
+    await facts.lock_cycle(uow, cmd.year)
+    cycle = await _cycle(uow, cmd.year)
+    cycle.must_be_changeable()
+    card = await uow.get(Scorecard, scorecard_stream(cmd.year, cmd.institution_id))
+    if not card.state.computed:
+        raise UnknownTarget(f"no scorecard for {cmd.institution_id} in {cmd.year}")
+    return cycle, card
 
-    async def execute(self, conn, command, actor: Actor, correlation_id: str) -> list[Envelope]:
-        meta = Metadata(actor=actor, correlation_id=correlation_id)
-        return await getattr(self, f"_{command.command_type}")(conn, command, actor, meta)
 
-    async def _card(self, conn, command) -> tuple:
-        await self.app.lock_cycle(conn, command.year)
-        cycle = await self.app.cycle(conn, command.year)
-        cycle.must_be_changeable()
-        card, _ = await self.app.load(conn, Scorecard, scorecard_stream(
-            command.year, command.institution_id))
-        if not card.state.computed:
-            raise UnknownTarget(f"no scorecard for {command.institution_id} in {command.year}")
-        return cycle, card
+async def _cycle(uow: UnitOfWork, year: int) -> ScoringCycle:
+    found = await uow.get(ScoringCycle, scoring_stream(year))
+    if not found.exists:
+        raise InvalidState(f"scoring has not been opened for {year}")
+    return found
 
-    @staticmethod
-    def _indicator(cycle, indicator_id: str) -> dict:
-        for indicator in cycle.state.rulebook["indicators"]:
-            if indicator["id"] == indicator_id:
-                return indicator
-        raise UnknownTarget(f"indicator {indicator_id!r} is not in {cycle.state.rulebook_ref}")
 
-    @staticmethod
-    def _expert_indicators(cycle) -> list[str]:
-        methods = cycle.state.rulebook["scoring"]["methods"]
-        return [i for i, m in methods.items() if m == "experts"]
+def _indicator(cycle: ScoringCycle, indicator_id: str) -> dict:
+    for indicator in cycle.state.rulebook["indicators"]:
+        if indicator["id"] == indicator_id:
+            return indicator
+    raise UnknownTarget(f"indicator {indicator_id!r} is not in {cycle.state.rulebook_ref}")
 
-    async def _then(self, conn, command, card, events, meta) -> list[Envelope]:
-        appended = await self.app.append(conn, card, events, meta)
-        await facts.sync_indexes(conn, str(command.year), command.institution_id, card)
-        return appended
 
-    async def _AssignExpert(self, conn, cmd: c.AssignExpert, actor, meta):
-        cycle, card = await self._card(conn, cmd)
-        self._indicator(cycle, cmd.indicator_id)
-        return await self._then(conn, cmd, card, card.assign_expert(
+def _expert_indicators(cycle: ScoringCycle) -> list[str]:
+    methods = cycle.state.rulebook["scoring"]["methods"]
+    return [i for i, m in methods.items() if m == "experts"]
+
+
+async def _then(facts: Facts, uow: UnitOfWork, cmd, card: Scorecard, events: list) -> None:
+    uow.record(card, events)
+    await sync_indexes(facts, uow, str(cmd.year), cmd.institution_id)
+
+
+def handlers(facts: Facts, clock: Clock = utcnow) -> dict[str, Handler]:
+    """The handler table: command type → handler, bound to the facts port and clock."""
+
+    async def assign_expert(cmd: c.AssignExpert, uow: UnitOfWork) -> None:
+        cycle, card = await _card(facts, uow, cmd)
+        _indicator(cycle, cmd.indicator_id)
+        await _then(facts, uow, cmd, card, card.assign_expert(
             str(cmd.year), cmd.institution_id, cmd.indicator_id, cmd.expert_id,
-            self._expert_indicators(cycle)), meta)
+            _expert_indicators(cycle)))
 
-    async def _DeclareConflict(self, conn, cmd: c.DeclareConflict, actor, meta):
-        _, card = await self._card(conn, cmd)
-        done = await self._then(conn, cmd, card, card.declare_conflict(
-            str(cmd.year), cmd.institution_id, actor.id, cmd.reason), meta)
-        return done + await self.app.rescore(conn, str(cmd.year), cmd.institution_id, meta)
+    async def declare_conflict(cmd: c.DeclareConflict, uow: UnitOfWork) -> None:
+        _, card = await _card(facts, uow, cmd)
+        await _then(facts, uow, cmd, card, card.declare_conflict(
+            str(cmd.year), cmd.institution_id, uow.actor.id, cmd.reason))
+        await rescore(facts, uow, str(cmd.year), cmd.institution_id)
 
-    async def _GiveExpertScore(self, conn, cmd: c.GiveExpertScore, actor, meta):
-        cycle, card = await self._card(conn, cmd)
-        indicator = self._indicator(cycle, cmd.indicator_id)
-        done = await self._then(conn, cmd, card, card.give_expert_score(
-            str(cmd.year), cmd.institution_id, cmd.indicator_id, actor.id, cmd.points,
-            cmd.comment, indicator["max_points"]), meta)
-        return done + await self.app.rescore(conn, str(cmd.year), cmd.institution_id, meta)
+    async def give_expert_score(cmd: c.GiveExpertScore, uow: UnitOfWork) -> None:
+        cycle, card = await _card(facts, uow, cmd)
+        indicator = _indicator(cycle, cmd.indicator_id)
+        await _then(facts, uow, cmd, card, card.give_expert_score(
+            str(cmd.year), cmd.institution_id, cmd.indicator_id, uow.actor.id, cmd.points,
+            cmd.comment, indicator["max_points"]))
+        await rescore(facts, uow, str(cmd.year), cmd.institution_id)
 
-    async def _AdjustScore(self, conn, cmd: c.AdjustScore, actor, meta):
-        cycle, card = await self._card(conn, cmd)
-        indicator = self._indicator(cycle, cmd.indicator_id)
-        return await self._then(conn, cmd, card, card.adjust(
+    async def adjust_score(cmd: c.AdjustScore, uow: UnitOfWork) -> None:
+        cycle, card = await _card(facts, uow, cmd)
+        indicator = _indicator(cycle, cmd.indicator_id)
+        await _then(facts, uow, cmd, card, card.adjust(
             str(cmd.year), cmd.institution_id, cmd.indicator_id, cmd.to_points, cmd.reason,
-            indicator["max_points"], actor.id), meta)
+            indicator["max_points"], uow.actor.id))
 
-    async def _FileAppeal(self, conn, cmd: c.FileAppeal, actor, meta):
-        cycle, card = await self._card(conn, cmd)
-        return await self._then(conn, cmd, card, card.file_appeal(
+    async def file_appeal(cmd: c.FileAppeal, uow: UnitOfWork) -> None:
+        cycle, card = await _card(facts, uow, cmd)
+        await _then(facts, uow, cmd, card, card.file_appeal(
             str(cmd.year), cmd.institution_id, cmd.appeal_id, cmd.indicator_id, cmd.grounds,
-            cycle.appeals_open(self.app.clock())), meta)
+            cycle.appeals_open(clock())))
 
-    async def _AssignAppealReviewer(self, conn, cmd: c.AssignAppealReviewer, actor, meta):
-        _, card = await self._card(conn, cmd)
-        return await self._then(conn, cmd, card, card.assign_reviewer(
-            str(cmd.year), cmd.institution_id, cmd.appeal_id, cmd.reviewer_id), meta)
+    async def assign_appeal_reviewer(cmd: c.AssignAppealReviewer, uow: UnitOfWork) -> None:
+        _, card = await _card(facts, uow, cmd)
+        await _then(facts, uow, cmd, card, card.assign_reviewer(
+            str(cmd.year), cmd.institution_id, cmd.appeal_id, cmd.reviewer_id))
 
-    async def _DecideAppeal(self, conn, cmd: c.DecideAppeal, actor, meta):
-        cycle, card = await self._card(conn, cmd)
+    async def decide_appeal(cmd: c.DecideAppeal, uow: UnitOfWork) -> None:
+        cycle, card = await _card(facts, uow, cmd)
         appeal = card.state.appeals.get(cmd.appeal_id)
-        indicator = self._indicator(cycle, appeal.indicator_id) if appeal else {"max_points": 0}
-        return await self._then(conn, cmd, card, card.decide_appeal(
-            str(cmd.year), cmd.institution_id, cmd.appeal_id, actor.id, cmd.upheld,
-            cmd.to_points, cmd.reason, indicator["max_points"]), meta)
+        indicator = _indicator(cycle, appeal.indicator_id) if appeal else {"max_points": 0}
+        await _then(facts, uow, cmd, card, card.decide_appeal(
+            str(cmd.year), cmd.institution_id, cmd.appeal_id, uow.actor.id, cmd.upheld,
+            cmd.to_points, cmd.reason, indicator["max_points"]))
 
-    async def _PublishProvisionalResults(self, conn, cmd: c.PublishProvisionalResults,
-                                         actor, meta):
-        cycle = await self.app.cycle(conn, cmd.year)
-        ranking = await self.app.ranking(conn, str(cmd.year))
-        return await self.app.append(conn, cycle, cycle.publish_provisional(
-            cmd.appeals_until, ranking, self.app.clock()), meta)
+    async def publish_provisional_results(cmd: c.PublishProvisionalResults,
+                                          uow: UnitOfWork) -> None:
+        cycle = await _cycle(uow, cmd.year)
+        uow.record(cycle, cycle.publish_provisional(
+            cmd.appeals_until, await ranking(facts, uow, str(cmd.year)), clock()))
 
-    async def _SignOff(self, conn, cmd: c.SignOff, actor, meta):
-        await self.app.lock_cycle(conn, cmd.year, exclusive=True)
-        cycle = await self.app.cycle(conn, cmd.year)
-        year = str(cmd.year)
-        ranking = await self.app.ranking(conn, year)
-        return await self.app.append(conn, cycle, cycle.sign_off(
-            ranking, await facts.count(conn, facts.open_appeals, year),
-            await facts.count(conn, facts.pending_scores, year), self.app.clock()), meta)
+    async def sign_off(cmd: c.SignOff, uow: UnitOfWork) -> None:
+        await facts.lock_cycle(uow, cmd.year, exclusive=True)
+        cycle, year = await _cycle(uow, cmd.year), str(cmd.year)
+        uow.record(cycle, cycle.sign_off(
+            await ranking(facts, uow, year), await facts.open_appeals(uow, year),
+            await facts.pending_scores(uow, year), clock()))
 
-    async def _ReopenScoring(self, conn, cmd: c.ReopenScoring, actor, meta):
-        await self.app.lock_cycle(conn, cmd.year, exclusive=True)
-        cycle = await self.app.cycle(conn, cmd.year)
-        done = await self.app.append(conn, cycle, cycle.reopen(cmd.reason), meta)
-        for institution_id in await facts.institution_ids(conn):
-            done += await self.app.rescore(conn, str(cmd.year), institution_id, meta)
-        return done
+    async def reopen_scoring(cmd: c.ReopenScoring, uow: UnitOfWork) -> None:
+        await facts.lock_cycle(uow, cmd.year, exclusive=True)
+        cycle = await _cycle(uow, cmd.year)
+        uow.record(cycle, cycle.reopen(cmd.reason))
+        await rescore_cycle(facts, uow, str(cmd.year))
+
+    return {
+        "AssignExpert": assign_expert, "DeclareConflict": declare_conflict,
+        "GiveExpertScore": give_expert_score, "AdjustScore": adjust_score,
+        "FileAppeal": file_appeal, "AssignAppealReviewer": assign_appeal_reviewer,
+        "DecideAppeal": decide_appeal,
+        "PublishProvisionalResults": publish_provisional_results,
+        "SignOff": sign_off, "ReopenScoring": reopen_scoring,
+    }

@@ -7,11 +7,11 @@ class ScoringRefused(Refusal):
 
 
 class NotAssigned(ScoringRefused):
-    kind, status = "expert-not-assigned", 403
+    kind, category = "expert-not-assigned", "forbidden"
 
 
 class Conflicted(ScoringRefused):
-    kind, status = "conflict-of-interest", 403
+    kind, category = "conflict-of-interest", "forbidden"
 
 
 class OutOfRange(ScoringRefused):
@@ -19,12 +19,12 @@ class OutOfRange(ScoringRefused):
 
 
 class SignedOff(ScoringRefused):
-    kind, status = "signed-off", 409
+    kind, category = "signed-off", "conflict"
 
 
 class InvalidState(ScoringRefused):
-    kind, status = "invalid-state", 409
+    kind, category = "invalid-state", "conflict"
 
 
 class UnknownTarget(ScoringRefused):
-    kind, status = "unknown", 404
+    kind, category = "unknown", "not-found"

@@ -10,17 +10,17 @@ from sqlalchemy import select
 from shared.http import Problem, command_router, install_problem_handlers, service_api, read_guard
 
 from ..app import commands as c
-from ..app.handlers import SubmissionHandlers, SubmissionRefused
+from ..domain.errors import SubmissionRefused
 from ..domain.rulebook import load_rulebook
 from . import read_model as rm
 from .access import POLICY
 
 
-def build_api(service, handlers: SubmissionHandlers) -> FastAPI:
+def build_api(service, application) -> FastAPI:
     app = service_api("hyeopchi submission service (협치이행 결과보고서)")
     install_problem_handlers(app)
-    app.include_router(command_router(service.db, handlers.execute, WRITES,
-                                      (SubmissionRefused,), POLICY))
+    app.include_router(command_router(service.db, application, WRITES,
+                                      (SubmissionRefused,)))
     app.include_router(_reads(service))
     return app
 

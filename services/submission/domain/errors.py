@@ -7,11 +7,11 @@ class SubmissionRefused(Refusal):
 
 
 class UnknownInstitution(SubmissionRefused):
-    kind, status = "unknown-institution", 404
+    kind, category = "unknown-institution", "not-found"
 
 
 class UnknownCycle(SubmissionRefused):
-    kind, status = "unknown-cycle", 404
+    kind, category = "unknown-cycle", "not-found"
 
 
 class UnknownIndicator(SubmissionRefused):
@@ -27,12 +27,12 @@ class RuleBroken(SubmissionRefused):
 
 
 class DuplicateSubmission(SubmissionRefused):
-    kind, status = "duplicate-submission", 409
+    kind, category = "duplicate-submission", "conflict"
 
 
 class DeadlinePassed(SubmissionRefused):
-    kind, status = "deadline-passed", 409
+    kind, category = "deadline-passed", "conflict"
 
 
 class InvalidState(SubmissionRefused):
-    kind, status = "invalid-state", 409
+    kind, category = "invalid-state", "conflict"

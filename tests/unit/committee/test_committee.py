@@ -169,7 +169,7 @@ class TestYouthQuota:
         assert "youth office head" in detail
         assert "new" in detail
         assert isinstance(refused.value, CommitteeRefused)
-        assert refused.value.status == 409
+        assert refused.value.category == "conflict"  # 409 at the HTTP edge
 
     def test_exactly_15_percent_passes(self):
         # 16 seniors + 3 youth; a 20th, non-youth member: 3/20 = 15% exactly
