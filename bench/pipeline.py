@@ -23,6 +23,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
+import services as registry
 from scenarios.processes import ServiceProcess
 
 from .worker import vm_hwm_mb
@@ -74,7 +75,7 @@ class TimelineWatcher(threading.Thread):
 class Stack:
     """scoring + audit (and, for their memory, the other three services) as processes."""
 
-    SERVICES = ("scoring", "audit", "submission", "committee", "grants")
+    SERVICES = registry.NAMES
 
     def __init__(self, bootstrap: str, workdir: Path, ports, services=SERVICES):
         self.prefix = f"bench{uuid.uuid4().hex[:6]}"

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from sqlalchemy import func, inspect, select
 
+import services
 from scenarios.load import SCORING, Input
 from scenarios.processes import REPO
 from shared.db import Database
@@ -40,7 +41,7 @@ from shared.kafka_io import existing_topics, read_topic
 from shared.store import verify_database
 from shared.tables import events, inbox, outbox
 
-COMMAND_SERVICES = ("submission", "scoring", "committee", "grants")
+COMMAND_SERVICES = services.BUSINESS
 FOLLOWED = {"submission-facts": "submission", "committee-facts": "committee"}  # scoring's
 
 
@@ -283,7 +284,7 @@ async def compare_checksums(bootstrap: str, prefix: str,
     from shared.projection import checksum  # noqa: PLC0415
     into = Path(tempfile.mkdtemp(prefix="hyeopchi-replay-")) / "replay.db"
     env = {**os.environ, "TOPIC_PREFIX": prefix}
-    done = subprocess.run([sys.executable, "-m", "shared.cli", "audit", "--bootstrap",
+    done = subprocess.run([sys.executable, "-m", "tools.cli", "audit", "--bootstrap",
                            bootstrap, "--json", "replay", "--into", f"sqlite:///{into}"],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=3600)
     if done.returncode != 0:

@@ -15,7 +15,7 @@ import socket
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
-
+import services as registry
 from scenarios import grants2021, seeds, y2021
 from scenarios.client import (KafkaCommands, by_reference, published_events, read,
                               send_external, send_http)
@@ -56,7 +56,7 @@ def main(args) -> int:
     services = [ServiceProcess(name, database_url=f"sqlite:///{RUN}/{name}.db",
                                bootstrap=bootstrap, port=free_port(), topic_prefix="hyeopchi",
                                log_path=RUN / f"{name}.log")
-                for name in ("submission", "scoring", "committee", "grants")]
+                for name in registry.BUSINESS]
     try:
         for svc in services:
             svc.start()

@@ -18,12 +18,13 @@ import httpx
 from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+import services
 from scenarios.load import Input
 from scenarios.processes import ServiceProcess
 from shared.db import Database
 from shared.tables import events, inbox, outbox
 
-ALL = ("submission", "scoring", "committee", "grants", "audit")
+ALL = services.NAMES
 
 
 def free_port() -> int:

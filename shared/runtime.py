@@ -42,7 +42,7 @@ class ConsumerSpec:
     topics: tuple[str, ...]
     decoder: Decoder
     apply: Callable[["Service"], Apply]  # built once the service's DB exists
-    # What a record on its topics is, for the published contract (shared/contracts.py):
+    # What a record on its topics is, for the published contract (tools/contracts.py):
     # a pydantic model or type. None: told by a shared decoder (envelope_decoder's
     # registry, command_decoder's message model).
     message: Any = None

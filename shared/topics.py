@@ -110,7 +110,7 @@ def ensure_topics(bootstrap: str, topics: list[Topic], replication: int = -1,
     """Create missing topics (and their dead-letter topics) and check the settings of
     the others; return the names made. `security`: client keyword arguments (default:
     this process's client_security()); a principal sees only the topics it may describe
-    (see shared/kafka_security.py)."""
+    (see tools/kafka_security.py)."""
     from .kafka_io import client_security  # noqa: PLC0415 (kafka_io → deadletter → topics)
     wanted = wanted_configs(topics, retention)
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="hyeopchi-admin",

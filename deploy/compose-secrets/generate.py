@@ -7,7 +7,7 @@ deploy/compose-secrets/local/ (a directory only its owner may enter):
                   development SSO's (scenarios/sso.py), replaced on every run
 - committee-kek   the committee's key-encryption keys (scenarios/dev_kek.py)
 - kafka/admin.password and kafka/<principal>.password for every principal of the ACL plan
-                  (shared/kafka_security.py: svc-<service>, ext-<system>)
+                  (tools/kafka_security.py: svc-<service>, ext-<system>)
 - kafka/jaas.conf the broker's JAAS file (KAFKA_OPTS=-Djava.security.auth.login.config):
                   the admin over SASL/PLAIN (its password lives only here and in
                   admin.password), SCRAM-SHA-512 for everyone else (their credentials are
@@ -43,7 +43,7 @@ def generate(directory: Path = HERE / "local", jwks: Path | None = None) -> Path
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
     from scenarios.dev_kek import FIRST, new_key, write_kek_file  # noqa: PLC0415
-    from shared.kafka_security import principals  # noqa: PLC0415
+    from tools.kafka_security import principals  # noqa: PLC0415
 
     kafka = directory / "kafka"
     kafka.mkdir(parents=True, exist_ok=True)

@@ -97,7 +97,7 @@ class Stack:
 
     def audit(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "-m", "shared.cli", "audit", "--bootstrap", self.kafka, *args],
+            [sys.executable, "-m", "tools.cli", "audit", "--bootstrap", self.kafka, *args],
             cwd=REPO, env={**os.environ, **self.admin_env()}, capture_output=True,
             text=True, timeout=180)
 

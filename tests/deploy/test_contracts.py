@@ -10,7 +10,7 @@ from urllib.parse import unquote
 import pytest
 from pydantic import create_model
 
-from shared import contracts
+from tools import contracts
 from shared.deadletter import DeadLetters, Delivery
 from shared.registry import DomainEvent
 from shared.topics import events_topic

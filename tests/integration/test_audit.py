@@ -28,7 +28,7 @@ SOON = (datetime.now(timezone.utc) + timedelta(days=30)).isoformat()
 
 def audit(bootstrap: str, prefix: str, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "TOPIC_PREFIX": prefix}
-    done = subprocess.run([sys.executable, "-m", "shared.cli", "audit", "--bootstrap",
+    done = subprocess.run([sys.executable, "-m", "tools.cli", "audit", "--bootstrap",
                            bootstrap, *args], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0 or "verify" in args, done.stderr[-3000:]

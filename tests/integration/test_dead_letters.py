@@ -27,7 +27,7 @@ NICKNAME = "김영희"
 
 def hyeopchi(*args: str, bootstrap: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap}
-    return subprocess.run([sys.executable, "-m", "shared.cli", "dlq", *args], cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "tools.cli", "dlq", *args], cwd=REPO,
                           env=env, capture_output=True, text=True, timeout=120)
 
 

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_demo_plays_the_2021_cycle_and_audits_it():
-    done = subprocess.run([sys.executable, "-m", "shared.cli", "demo"], cwd=REPO,
+    done = subprocess.run([sys.executable, "-m", "tools.cli", "demo"], cwd=REPO,
                           capture_output=True, text=True, timeout=2400)
     out = done.stdout
     assert done.returncode == 0, out + done.stderr[-3000:]

@@ -1,6 +1,6 @@
 """The secured Kafka profile against a real broker started in that mode (kafka.sh
 start-secure: SASL/SCRAM-SHA-512, StandardAuthorizer, no ACL = denied) with the ACL
-plan of shared/kafka_security.py applied: each principal does its own work, and a
+plan of tools/kafka_security.py applied: each principal does its own work, and a
 wrong principal, a wrong password or no authentication at all is refused."""
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from aiokafka.errors import (GroupAuthorizationFailedError, KafkaConnectionError
 
 from scenarios.client import KafkaCommands, published_events
 from scenarios.processes import KAFKA_SH, ServiceProcess, script, wait_until
-from shared import kafka_security
+from tools import kafka_security
 from shared.kafka_io import client_security, read_topic
 from shared.settings import ServiceSettings
 from tests.conftest import free_port

@@ -2,7 +2,7 @@
 passes every other argument to pytest; plain `hyeopchi test` runs everything."""
 from pathlib import Path
 
-from shared import cli
+from tools import cli
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -1,5 +1,5 @@
 """The committed configuration reference is the one the settings classes generate."""
-from shared import config_reference
+from tools import config_reference
 from shared.settings import ServiceSettings
 
 

@@ -19,7 +19,7 @@ from structlog.testing import capture_logs
 from shared.commands import command_decoder, command_message
 from shared.consumer import ReliableHandler
 from shared.deadletter import DeadLetters, Delivery, header
-from shared.dlq_admin import (NotRedrivable, Parked, details, one_line, redrive_plan,
+from tools.dlq_admin import (NotRedrivable, Parked, details, one_line, redrive_plan,
                               select)
 from shared.projection import ProjectionRunner
 from shared.registry import DomainEvent, EventRegistry, InvalidPayload

@@ -1,9 +1,9 @@
 """The ACL plan derived from the service specs, and the clients' security settings."""
 import pytest
 
-from shared import kafka_security
+from tools import kafka_security
 from shared.kafka_io import broker_security, client_security
-from shared.kafka_security import Grant
+from tools.kafka_security import Grant
 from shared.settings import ServiceSettings
 
 P = "acl"

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from shared.envelope import Actor, Envelope
+from services import BUSINESS
 from shared.ids import new_id
 from shared.projection import Projection
 from shared.store import EventStore, Metadata
@@ -19,8 +20,9 @@ from shared.topics import events_topic
 
 from ..domain.events import ChainBroken, registry
 
-# The services whose event topics the audit side follows (the tools read the same).
-SERVICES = ("submission", "scoring", "committee", "grants")
+# The services whose event topics the audit side follows (the registry's names only:
+# no other service's code is imported).
+SERVICES = BUSINESS
 KEPT = ("institution_id", "committee_id", "meeting_id", "application_id", "organisation_id",
         "round_id", "cycle_id", "indicator_id", "reason", "rulebook_ref", "rules_ref",
         "allowance_rule_ref", "youth_rule_ref", "points", "from_points", "to_points",

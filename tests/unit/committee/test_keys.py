@@ -262,7 +262,7 @@ class TestPlainKeysFromBefore:
 
 def hyeopchi(*argv: str) -> int:
     """The command line as an operator runs it; its exit code."""
-    from shared.cli import main  # noqa: PLC0415
+    from tools.cli import main  # noqa: PLC0415
     try:
         main(list(argv))
     except SystemExit as done:

@@ -38,17 +38,17 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import AfterValidator, BaseModel, Discriminator, Field, Tag, create_model
 
-from .envelope import Envelope
-from .projection import Projection
-from .registry import EventRegistry
-from .runtime import ConsumerSpec, ServiceSpec
-from .settings import ServiceSettings
-from .topics import DEFAULT_PREFIX, dead_letter_topic, events_topic
+import services
+from shared.envelope import Envelope
+from shared.projection import Projection
+from shared.registry import EventRegistry
+from shared.runtime import ConsumerSpec, ServiceSpec
+from shared.settings import ServiceSettings
+from shared.topics import DEFAULT_PREFIX, dead_letter_topic, events_topic
 
 REPO = Path(__file__).resolve().parents[1]
 CONTRACTS = REPO / "contracts"
-SERVICES = sorted(p.name for p in (REPO / "services").iterdir()
-                  if (p / "__main__.py").exists())
+SERVICES = sorted(services.NAMES)
 ASYNCAPI_VERSION = "3.0.0"
 REGENERATE = "run `hyeopchi contracts` to regenerate contracts/ from the code"
 

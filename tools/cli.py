@@ -5,6 +5,7 @@
   hyeopchi soak [--events N] [--kills K]  the 2021 scenario scaled up under faults
                                  (kill -9, broker and PostgreSQL restarts, rebalance)
   hyeopchi test [PYTEST ARGS]    the whole test suite (starts its own broker and PostgreSQL)
+  hyeopchi test --fast           the fast tier: unit, handler and contract tests
   hyeopchi kafka ARGS            deploy/kafka/kafka.sh (start, stop, cluster-start, …)
   hyeopchi postgres ARGS         deploy/postgres/pg.sh (start, stop, …)
   hyeopchi schemas DIR           write the JSON Schema of every event version of every service
@@ -19,8 +20,9 @@
   hyeopchi dlq list|show|redrive  dead letters: why each record was parked; re-send it
   hyeopchi rotate-kek            re-wrap every person key under the active KEK (committee)
 
-Services are found by name under services/ and loaded on demand: this module
-imports no service, and no service imports another.
+Services are found in the service registry (services/__init__.py) and loaded on
+demand. This is a tool: it may import the services, the scenarios and the bench;
+nothing in shared/ or services/ imports it.
 """
 from __future__ import annotations
 
@@ -33,9 +35,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import services
+
 REPO = Path(__file__).resolve().parents[1]
-SERVICES = sorted(p.name for p in (REPO / "services").iterdir()
-                  if (p / "__main__.py").exists())
+SERVICES = sorted(services.NAMES)
 
 
 def _service_module(name: str, part: str):
@@ -81,7 +84,7 @@ def cmd_schemas(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    from .store import verify_database
+    from shared.store import verify_database
     ok, message = asyncio.run(verify_database(args.database_url))
     print(message, file=sys.stdout if ok else sys.stderr)
     return 0 if ok else 1
@@ -109,7 +112,7 @@ def cmd_config(args) -> int:
 
 
 def cmd_migrate(args) -> int:
-    from .migrate import main as migrate_main
+    from shared.migrate import main as migrate_main
     return migrate_main(args.migrate_args)
 
 

@@ -10,12 +10,12 @@ import importlib
 import sys
 from pathlib import Path
 
-from .settings import ServiceSettings
+import services
+from shared.settings import ServiceSettings
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET = REPO / "deploy" / "CONFIGURATION.md"
-SERVICES = sorted(p.name for p in (REPO / "services").iterdir()
-                  if (p / "__main__.py").exists())
+SERVICES = sorted(services.NAMES)
 
 
 def settings_of(service: str) -> type[ServiceSettings]:

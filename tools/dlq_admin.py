@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 from aiokafka.errors import KafkaError
 
-from .deadletter import header
-from .kafka_io import existing_topics, read_topic, reliable_producer
+from shared.deadletter import header
+from shared.kafka_io import existing_topics, read_topic, reliable_producer
 
 REDRIVEN_FROM = "x-redriven-from"
 

@@ -18,7 +18,7 @@ or projection gets its rights by being declared, and nothing else gets any:
   compromised service cannot make topics. An idempotent producer needs no
   IDEMPOTENT_WRITE: since Kafka 3.0, WRITE on a topic is enough for its producer id.
 
-Run as admin (super user): `python -m shared.kafka_security apply --bootstrap B
+Run as admin (super user): `python -m tools.kafka_security apply --bootstrap B
 --secrets DIR` creates missing password files (0600) in DIR, sets every principal's
 SCRAM credentials from them, creates the topics, and makes the ACLs of the plan's
 principals exactly the plan (extra ones are deleted). `plan` prints it.
@@ -35,10 +35,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .topics import Topic, commands_topic, dead_letter_topic, ensure_topics, events_topic
-from .topics import prefix as topic_prefix
+import services
+from shared.topics import Topic, commands_topic, dead_letter_topic, ensure_topics, events_topic
+from shared.topics import prefix as topic_prefix
 
-SERVICES = ("submission", "scoring", "committee", "grants", "audit")
+SERVICES = services.NAMES
 MECHANISM = "SCRAM-SHA-512"
 # Who sends each command service its commands (README, "Topics").
 COMMAND_SENDERS = {"submission": "ext-city-systems", "committee": "ext-secretariat",
@@ -201,7 +202,7 @@ def apply(bootstrap: str, secrets_dir: Path, prefix: str | None = None,
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m shared.kafka_security",
+    p = argparse.ArgumentParser(prog="python -m tools.kafka_security",
                                 description=__doc__.split("\n\n")[0])
     p.add_argument("command", choices=["plan", "principals", "apply"])
     p.add_argument("--prefix", default=None, help="topic prefix (default: TOPIC_PREFIX)")
