@@ -17,7 +17,6 @@ Python's handlers table and unit of work.
 """
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -28,6 +27,7 @@ from .aggregate import Aggregate
 from .auth import Policy, Principal, acting
 from .envelope import Actor, Envelope
 from .registry import DomainEvent, EventRegistry
+from .retry import CONFLICT
 from .store import ConcurrencyError, Metadata
 
 A = TypeVar("A", bound=Aggregate)
@@ -175,7 +175,7 @@ class Application:
             except (ConcurrencyError, IntegrityError) as conflict:
                 if attempt == CONFLICT_ATTEMPTS:
                     raise StillConflicting(attempt, conflict) from conflict
-                await asyncio.sleep(0.01 * 2 ** attempt)
+                await CONFLICT.wait(attempt)
         raise AssertionError("unreachable")
 
 

@@ -8,7 +8,6 @@ database outage is waited out (the message is fine, the infrastructure is not).
 """
 from __future__ import annotations
 
-import asyncio
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from .envelope import Envelope
 from .faults import crash_point
 from .reasons import reason as _reason
 from .registry import DomainEvent, EventRegistry
+from .retry import CONFLICT, OUTAGE
 from .store import ConcurrencyError
 from .tables import inbox, projection_streams
 from .telemetry import HANDLER_SECONDS, MESSAGES
@@ -110,7 +110,7 @@ class ReliableHandler:
                     return await self._park(
                         delivery, f"conflict persisted after {self.conflict_retries} "
                                   f"retries: {_reason(error)}")
-                await asyncio.sleep(0.01 * 2 ** conflicts)
+                await CONFLICT.wait(conflicts)
             except (OperationalError, InterfaceError, OSError) as error:
                 if await self.db.reachable():  # the database answers: this message fails
                     failures += 1
@@ -122,11 +122,11 @@ class ReliableHandler:
                 outage += 1
                 log.warning("database_unavailable_retrying", consumer=self.name,
                             attempt=outage, error=type(error).__name__)
-                await asyncio.sleep(min(5.0, 0.1 * 2 ** outage))
+                await OUTAGE.wait(outage)
             except DBAPIError as error:
                 if error.connection_invalidated:
                     outage += 1
-                    await asyncio.sleep(min(5.0, 0.1 * 2 ** outage))
+                    await OUTAGE.wait(outage)
                     continue
                 return await self._park(delivery, f"database refused it: {_reason(error)}")
             except Exception as error:  # a bug or a domain invariant: park, go on

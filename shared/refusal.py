@@ -3,7 +3,7 @@
 Each service's domain subclasses it once per rule it names. `kind` is the rule's own
 name (published: the problem type over HTTP, `refusal` in CommandRejected);
 `category` says what sort of refusal it is, and each edge maps the category once:
-the HTTP edge to a status (shared/http.py `STATUS`), Kafka intake to a
+the HTTP edge to a status (shared/command_routes.py `STATUS`), Kafka intake to a
 CommandRejected event.
 """
 from typing import Literal

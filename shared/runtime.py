@@ -26,6 +26,7 @@ from .http import EmbeddedServer, install_health, install_metrics, install_start
 from .kafka_io import broker_security, group_lag
 from .outbox import OutboxRelay
 from .projection import Projection, ProjectionRunner
+from .retry import STARTUP
 from .settings import ServiceSettings
 from .store import EventStore
 from .tables import backbone
@@ -227,7 +228,7 @@ async def _retry(what: str, action, attempts: int = 120,
                 raise
             log.warning("waiting_for", what=what, attempt=attempt,
                         error=type(error).__name__)
-            await asyncio.sleep(min(5.0, 0.2 * attempt))
+            await STARTUP.wait(attempt)
 
 
 async def _pause(stop: asyncio.Event, seconds: float) -> None:

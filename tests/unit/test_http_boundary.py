@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict
 
 from scenarios.sso import DevSSO
 from shared.auth import Policy
-from shared.http import command_router, install_problem_handlers
+from shared.command_routes import command_router
+from shared.http import install_problem_handlers
 from shared.http_boundary import HttpBoundary
 from tests.support.memory import application_of
 

@@ -24,7 +24,8 @@ from pydantic import BaseModel, ConfigDict
 from scenarios.sso import DevSSO
 from shared import telemetry
 from shared.auth import Policy
-from shared.http import command_router, install_metrics, install_problem_handlers, \
+from shared.command_routes import command_router
+from shared.http import install_metrics, install_problem_handlers, \
     install_start_gate, service_api
 from tests.support.memory import application_of
 

@@ -14,7 +14,8 @@ from fastapi import APIRouter, Depends, FastAPI, Path
 from sqlalchemy import select
 
 from shared.auth import Forbidden, Principal
-from shared.http import (Problem, command_router, install_problem_handlers, principal,
+from shared.command_routes import command_router
+from shared.http import (Problem, install_problem_handlers, principal,
                          read_guard, service_api)
 from shared.http_boundary import guard_body
 

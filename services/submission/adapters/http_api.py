@@ -7,7 +7,8 @@ The acting person comes from X-Actor-Id / X-Actor-Role until single sign-on land
 from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy import select
 
-from shared.http import Problem, command_router, install_problem_handlers, service_api, read_guard
+from shared.command_routes import command_router
+from shared.http import Problem, install_problem_handlers, service_api, read_guard
 
 from ..app import commands as c
 from ..domain.errors import SubmissionRefused
