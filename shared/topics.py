@@ -17,6 +17,9 @@ may, or the service refuses to start, saying which setting of which topic is wro
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Literal
 
@@ -27,9 +30,24 @@ DEFAULT_PREFIX = "hyeopchi"
 Kind = Literal["events", "input"]
 
 
+_PREFIX: ContextVar[str | None] = ContextVar("topic_prefix", default=None)
+
+
 def prefix() -> str:
-    """TOPIC_PREFIX separates deployments sharing one cluster (staging, tests)."""
-    return os.environ.get("TOPIC_PREFIX", DEFAULT_PREFIX)
+    """TOPIC_PREFIX (ServiceSettings.topic_prefix) separates deployments sharing one
+    cluster (staging, tests); a tool naming another deployment's topics says so with
+    `prefixed`, never by rewriting the environment."""
+    return _PREFIX.get() or os.environ.get("TOPIC_PREFIX", DEFAULT_PREFIX)
+
+
+@contextmanager
+def prefixed(name: str | None) -> Iterator[None]:
+    """Topic names (and the specs built meanwhile) under `name`; None: as configured."""
+    token = _PREFIX.set(name)
+    try:
+        yield
+    finally:
+        _PREFIX.reset(token)
 
 
 FOREVER = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}

@@ -26,12 +26,9 @@ import argparse
 import importlib
 import inspect
 import json
-import os
 import sys
 import tomllib
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -44,7 +41,7 @@ from shared.projection import Projection
 from shared.registry import EventRegistry
 from shared.runtime import ConsumerSpec, ServiceSpec
 from shared.settings import ServiceSettings
-from shared.topics import DEFAULT_PREFIX, dead_letter_topic, events_topic
+from shared.topics import DEFAULT_PREFIX, dead_letter_topic, events_topic, prefixed
 
 REPO = Path(__file__).resolve().parents[1]
 CONTRACTS = REPO / "contracts"
@@ -342,18 +339,9 @@ def _project_version() -> str:
         return tomllib.load(f)["project"]["version"]
 
 
-@contextmanager
-def default_topic_prefix() -> Iterator[None]:
+def default_topic_prefix():
     """Topic names as documented: the default prefix, whatever TOPIC_PREFIX says."""
-    saved = os.environ.get("TOPIC_PREFIX")
-    os.environ["TOPIC_PREFIX"] = DEFAULT_PREFIX
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop("TOPIC_PREFIX", None)
-        else:
-            os.environ["TOPIC_PREFIX"] = saved
+    return prefixed(DEFAULT_PREFIX)
 
 
 # --------------------------------------------------------------------------- files

@@ -30,14 +30,13 @@ import importlib
 import os
 import secrets
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import services
 from shared.topics import Topic, commands_topic, dead_letter_topic, ensure_topics, events_topic
 from shared.topics import prefix as topic_prefix
+from shared.topics import prefixed
 
 SERVICES = services.NAMES
 MECHANISM = "SCRAM-SHA-512"
@@ -56,22 +55,6 @@ class Grant:
 
 def service_principal(service: str) -> str:
     return f"svc-{service}"
-
-
-@contextmanager
-def _prefix(prefix: str | None) -> Iterator[None]:
-    """Topic names follow TOPIC_PREFIX (shared/topics.py): build the specs under `prefix`."""
-    old = os.environ.get("TOPIC_PREFIX")
-    if prefix is not None:
-        os.environ["TOPIC_PREFIX"] = prefix
-    try:
-        yield
-    finally:
-        if prefix is not None:
-            if old is None:
-                os.environ.pop("TOPIC_PREFIX", None)
-            else:
-                os.environ["TOPIC_PREFIX"] = old
 
 
 def _specs():
@@ -120,7 +103,7 @@ def topics(prefix: str | None = None) -> list[Topic]:
 
 
 def _plan_and_topics(prefix: str | None) -> tuple[list[Grant], list[Topic]]:
-    with _prefix(prefix):
+    with prefixed(prefix):
         specs = _specs()
         grants = set().union(*(service_grants(s) for s in specs))
         grants |= {Grant(who, "TOPIC", topic, "WRITE")
