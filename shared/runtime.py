@@ -7,6 +7,7 @@ in-flight work, flushes the outbox, leaves the consumer group, then exits.
 from __future__ import annotations
 
 import asyncio
+import functools
 import signal
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -276,6 +277,7 @@ def command_service(name: str, *, application: Callable[[], Any], decode_command
     from .commands import command_applier  # noqa: PLC0415
     from .topics import commands_topic, events_topic  # noqa: PLC0415
     commands = commands_topic(name)
+    application = functools.cache(application)  # one per process: both edges share it
     return ServiceSpec(
         name=name,
         owns=[events_topic(name), commands],

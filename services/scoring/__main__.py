@@ -5,6 +5,8 @@ events and external facts, so its spec is built here rather than by
 `runtime.command_service`."""
 from __future__ import annotations
 
+import functools
+
 from shared import runtime
 from shared.application import Application, Repository
 from shared.consumer import envelope_decoder
@@ -35,10 +37,11 @@ def ingress_topics() -> list[Topic]:
 def application() -> Application:
     store, facts = EventStore(NAME, events_topic(NAME).name), SqlFacts()
     return Application(Repository(store, registry), handlers(facts), POLICY,
-                              policies(facts))
+                       policies(facts))
 
 
 def spec() -> runtime.ServiceSpec:
+    made = functools.cache(application)  # one per process: every edge shares it
     return runtime.ServiceSpec(
         name=NAME,
         owns=[events_topic(NAME), *ingress_topics()],
@@ -47,18 +50,18 @@ def spec() -> runtime.ServiceSpec:
             runtime.ConsumerSpec(
                 name="submission-facts", topics=(events_topic("submission").name,),
                 decoder=envelope_decoder(submission_events, only_known=True),
-                apply=lambda _svc: intake.on_service_event(application())),
+                apply=lambda _svc: intake.on_service_event(made())),
             runtime.ConsumerSpec(
                 name="committee-facts", topics=(events_topic("committee").name,),
                 decoder=envelope_decoder(committee_events, only_known=True),
-                apply=lambda _svc: intake.on_service_event(application())),
+                apply=lambda _svc: intake.on_service_event(made())),
             runtime.ConsumerSpec(
                 name="external-facts", topics=tuple(t.name for t in ingress_topics()),
                 decoder=intake.decode_external, message=ExternalMessage,
-                apply=lambda _svc: intake.on_external_event(application())),
+                apply=lambda _svc: intake.on_external_event(made())),
         ],
         projections=[read_model.ScorecardProjection],
-        http=lambda svc: build_api(svc, application()),
+        http=lambda svc: build_api(svc, made()),
     )
 
 
