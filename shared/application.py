@@ -89,6 +89,14 @@ class UnitOfWork:
             self._streams[stream_id] = found
         return kind(stream_id, [*found.loaded, *found.pending])
 
+    async def existing(self, kind: type[A], stream_id: str, missing: Exception) -> A:
+        """`get`, refused with `missing` (a refusal naming what is absent) when the
+        stream holds no event yet."""
+        found = await self.get(kind, stream_id)
+        if not found.exists:
+            raise missing
+        return found
+
     def record(self, aggregate: Aggregate, events: Sequence[DomainEvent]) -> None:
         if not events:
             return

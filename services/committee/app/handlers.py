@@ -44,10 +44,8 @@ def _may_act_for(uow: UnitOfWork, committee_id: str) -> bool:
 
 
 async def _committee(uow: UnitOfWork, committee_id: str) -> Committee:
-    found = await uow.get(Committee, committee_stream(committee_id))
-    if not found.exists:
-        raise UnknownCommittee(f"committee {committee_id!r} is not established")
-    return found
+    return await uow.existing(Committee, committee_stream(committee_id),
+                              UnknownCommittee(f"committee {committee_id!r} is not established"))
 
 
 async def _meeting(uow: UnitOfWork, meeting_id: str, must_exist: bool = True) -> Meeting:

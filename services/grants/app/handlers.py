@@ -28,17 +28,13 @@ class RoundApplications(Protocol):
 
 
 async def _round(uow: UnitOfWork, round_id: str) -> GrantRound:
-    found = await uow.get(GrantRound, round_stream(round_id))
-    if not found.exists:
-        raise UnknownTarget(f"there is no grant round {round_id!r}")
-    return found
+    return await uow.existing(GrantRound, round_stream(round_id),
+                              UnknownTarget(f"there is no grant round {round_id!r}"))
 
 
 async def _application(uow: UnitOfWork, application_id: str) -> Application:
-    found = await uow.get(Application, application_stream(application_id))
-    if not found.exists:
-        raise UnknownTarget(f"there is no application {application_id!r}")
-    return found
+    return await uow.existing(Application, application_stream(application_id),
+                              UnknownTarget(f"there is no application {application_id!r}"))
 
 
 async def _organisation(uow: UnitOfWork, organisation_id: str) -> Organisation:

@@ -30,10 +30,8 @@ async def _card(facts: Facts, uow: UnitOfWork, cmd) -> tuple[ScoringCycle, Score
 
 
 async def _cycle(uow: UnitOfWork, year: int) -> ScoringCycle:
-    found = await uow.get(ScoringCycle, scoring_stream(year))
-    if not found.exists:
-        raise InvalidState(f"scoring has not been opened for {year}")
-    return found
+    return await uow.existing(ScoringCycle, scoring_stream(year),
+                              InvalidState(f"scoring has not been opened for {year}"))
 
 
 def _indicator(cycle: ScoringCycle, indicator_id: str) -> dict:

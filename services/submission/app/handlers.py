@@ -38,17 +38,13 @@ class SubmissionIds(Protocol):
 
 
 async def _cycle(uow: UnitOfWork, year: int) -> Cycle:
-    cycle = await uow.get(Cycle, cycle_stream(year))
-    if not cycle.exists:
-        raise WrongYear(f"there is no evaluation cycle for {year}")
-    return cycle
+    return await uow.existing(Cycle, cycle_stream(year),
+                              WrongYear(f"there is no evaluation cycle for {year}"))
 
 
 async def _institution(uow: UnitOfWork, institution_id: str) -> Institution:
-    found = await uow.get(Institution, institution_stream(institution_id))
-    if not found.exists:
-        raise UnknownInstitution(f"institution {institution_id!r} is not registered")
-    return found
+    return await uow.existing(Institution, institution_stream(institution_id),
+                              UnknownInstitution(f"institution {institution_id!r} is not registered"))
 
 
 async def _report(uow: UnitOfWork, cmd) -> tuple[Cycle, Report]:
