@@ -5,11 +5,11 @@ A command comes from HTTP, from Kafka, or as another service's event; each edge
 opens a transaction and hands the command to `Application.dispatch`, which
 authorizes the caller, finds the command's handler and runs it against a
 `UnitOfWork`. A fact from elsewhere goes to `Application.react` and the policy for
-its type, `policy(event, uow)`: the same shape. Every handler has one shape, `handler(command, uow) -> None`: it loads
-aggregates through the unit of work, asks them for new events, and records
-`(aggregate, events)`. Nothing is written until `commit`, which appends every
-stream's events together with the version it was loaded at (a concurrent writer
-makes the append fail, and the edge decides again). One unit of work may carry many
+its type, `policy(event, uow)`: the same shape. Every handler has one shape,
+`handler(command, uow) -> None`: it loads aggregates through the unit of work, asks
+them for new events, and records `(aggregate, events)`. Nothing is written until
+`commit`, which appends every stream's events together with the version it was
+loaded at (a concurrent writer makes the append fail, and the edge decides again). One unit of work may carry many
 commands or facts: later handlers see the events earlier ones recorded.
 
 Modelled on the `eventsourcing` library's Application/Repository/save and Cosmic

@@ -43,8 +43,8 @@ async def _cycle(uow: UnitOfWork, year: int) -> Cycle:
 
 
 async def _institution(uow: UnitOfWork, institution_id: str) -> Institution:
-    return await uow.existing(Institution, institution_stream(institution_id),
-                              UnknownInstitution(f"institution {institution_id!r} is not registered"))
+    return await uow.existing(Institution, institution_stream(institution_id), UnknownInstitution(
+        f"institution {institution_id!r} is not registered"))
 
 
 async def _report(uow: UnitOfWork, cmd) -> tuple[Cycle, Report]:
