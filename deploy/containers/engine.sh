@@ -49,7 +49,13 @@ socket() {
   local sock=$RUN_DIR/podman.sock
   if ! [ -S "$sock" ] || ! curl -s --unix-socket "$sock" http://d/_ping >/dev/null 2>&1; then
     rm -f "$sock"
-    nohup podman system service --time=0 "unix://$sock" >"$RUN_DIR/podman-service.log" 2>&1 &
+    # From /: conmon inherits the service's working directory, and a container cannot
+    # start once that directory is gone (a test checkout deleted meanwhile).
+    # Its own copy of the engine settings, for the same reason.
+    cp "$CONTAINERS_CONF" "$RUN_DIR/containers.conf"
+    (cd / || exit 1
+     CONTAINERS_CONF="$RUN_DIR/containers.conf" nohup podman system service --time=0 \
+       "unix://$sock" </dev/null >"$RUN_DIR/podman-service.log" 2>&1 &)
     for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.2; done
   fi
   echo "unix://$sock"
