@@ -5,36 +5,22 @@ fake database; raw ASGI calls show which `receive` calls the app made."""
 from __future__ import annotations
 
 import json
-from contextlib import asynccontextmanager
-from typing import Literal
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from pydantic import BaseModel, ConfigDict
 
 from scenarios.sso import DevSSO
 from shared.auth import Policy
 from shared.command_routes import command_router
 from shared.http import install_problem_handlers
 from shared.http_boundary import HttpBoundary
+from tests.support.edge import FakeDb, Ping
 from tests.support.memory import application_of
 
 LIMIT = 4096
 OFFICER = {"id": "officer-1", "role": "governance_officer"}
 EXPERT = {"id": "expert-1", "role": "external_expert"}
-
-
-class Ping(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    command_type: Literal["Ping"] = "Ping"
-    text: str
-
-
-class FakeDb:
-    @asynccontextmanager
-    async def transaction(self):
-        yield None
 
 
 @pytest.fixture(scope="module")

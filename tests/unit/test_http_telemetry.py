@@ -8,8 +8,6 @@ provider is left alone: it can be set only once)."""
 from __future__ import annotations
 
 import json
-from contextlib import asynccontextmanager
-from typing import Literal
 
 import httpx
 import pytest
@@ -19,7 +17,6 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcess
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 from prometheus_client import REGISTRY, generate_latest
-from pydantic import BaseModel, ConfigDict
 
 from scenarios.sso import DevSSO
 from shared import telemetry
@@ -27,24 +24,13 @@ from shared.auth import Policy
 from shared.command_routes import command_router
 from shared.http import install_metrics, install_problem_handlers, \
     install_start_gate, service_api
+from tests.support.edge import FakeDb, Ping
 from tests.support.memory import application_of
 
 OFFICER = {"id": "officer-1", "role": "governance_officer"}
 CALLER_TRACE = "0af7651916cd43dd8448eb211c80319c"
 CALLER_SPAN = "b7ad6b7169203331"
 TRACEPARENT = f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"
-
-
-class Ping(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    command_type: Literal["Ping"] = "Ping"
-    text: str
-
-
-class FakeDb:
-    @asynccontextmanager
-    async def transaction(self):
-        yield None
 
 
 @pytest.fixture(scope="module")
