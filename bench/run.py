@@ -55,9 +55,8 @@ def _script(*args) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
-def _worker(args: list[str], prefix: str) -> dict:
-    env = {**os.environ, "TOPIC_PREFIX": prefix}
-    done = subprocess.run([sys.executable, "-m", "bench.worker", *args], cwd=REPO, env=env,
+def _worker(args: list[str]) -> dict:
+    done = subprocess.run([sys.executable, "-m", "bench.worker", *args], cwd=REPO,
                           capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"bench.worker {args[0]} failed: {done.stderr[-3000:]}")
@@ -79,7 +78,7 @@ def replay(bootstrap: str, prefixes: list[str], workdir: Path,
     """The auditors' replay of each deployment, one process: every projection from
     offset 0 into a fresh database, hash chains checked."""
     args = ["replay", bootstrap, str(workdir), *prefixes]
-    result = _worker(args + (["--profile", str(profile)] if profile else []), prefixes[0])
+    result = _worker(args + (["--profile", str(profile)] if profile else []))
     for prefix in prefixes:
         log(f"  replay of {prefix}: {result[prefix]['seconds']:.1f} s "
             f"({result[prefix]['cpu_seconds']:.1f} CPU s)")
@@ -87,9 +86,9 @@ def replay(bootstrap: str, prefixes: list[str], workdir: Path,
     return result
 
 
-def raw_consume(bootstrap: str, prefix: str, topics: list[str]) -> dict:
+def raw_consume(bootstrap: str, topics: list[str]) -> dict:
     """A bare Python loop: read and json-decode the same topics, nothing else."""
-    return _worker(["raw", bootstrap, *topics], prefix)
+    return _worker(["raw", bootstrap, *topics])
 
 
 def consumer_perf(bootstrap: str, topics: dict[str, int], together: bool = False) -> dict:
@@ -199,7 +198,7 @@ def run(args) -> dict:
         replay_small, replay_big = replays[little], {**replays[big],
                                                       "rss_mb": replays["rss_mb"]}
         log("bare Python consume of the same topics")
-        raw = raw_consume(bootstrap, big, list(topics))
+        raw = raw_consume(bootstrap, list(topics))
         log("Kafka ConsumerPerformance on the same topics")
         perf = consumer_perf(bootstrap, topics, together=quick)
         _checkpoint(Path(args.out), {"replay_big": replay_big, "replay_small": replay_small, "raw": raw,

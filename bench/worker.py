@@ -36,14 +36,14 @@ def _cpu_with_children() -> float:
 async def replay(bootstrap: str, workdir: str, prefixes: list[str],
                  workers: int | None = None) -> dict:
     """Replay each deployment (topic prefix) in turn into its own fresh database."""
-    import os
     from services.audit.replay import replay as audit_replay
+    from shared.topics import prefixed
     out = {}
     for prefix in prefixes:
-        os.environ["TOPIC_PREFIX"] = prefix  # read when the projections are made
         into = f"sqlite:///{workdir}/replay-{prefix}.db"
         cpu, started = _cpu_with_children(), time.perf_counter()
-        results = await audit_replay(bootstrap, into, workers=workers)
+        with prefixed(prefix):  # the projections name their topics when made
+            results = await audit_replay(bootstrap, into, workers=workers)
         seconds, cpu = time.perf_counter() - started, _cpu_with_children() - cpu
         out[prefix] = {
             "seconds": seconds, "cpu_seconds": cpu,

@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from kafka.admin import KafkaAdminClient
 
 from .deadletter import Delivery
 from .settings import ServiceSettings
@@ -46,6 +49,31 @@ def broker_security(settings: ServiceSettings | None = None):
                 use_ssl=found["security_protocol"] == "SASL_SSL")
 
 
+@contextmanager
+def kafka_admin(bootstrap: str, security: dict | None = None,
+                client_id: str = "hyeopchi-admin") -> Iterator[KafkaAdminClient]:
+    """The house's one admin client, kafka-python's (aiokafka's has no ACL or SCRAM
+    API), closed on leaving. `security`: client keyword arguments (default: this
+    process's client_security()). It blocks: async code uses `with_admin`."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id=client_id,
+                             **(client_security() if security is None else security))
+    try:
+        yield admin
+    finally:
+        admin.close()
+
+
+T = TypeVar("T")
+
+
+async def with_admin(bootstrap: str, use: Callable[[KafkaAdminClient], T]) -> T:
+    """`use(admin)` in a worker thread, so the event loop goes on meanwhile."""
+    def run() -> T:
+        with kafka_admin(bootstrap) as admin:
+            return use(admin)
+    return await asyncio.to_thread(run)
+
+
 def reliable_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
     """acks=all + idempotence: an acknowledged record is durable and not doubled
     by the producer's own retries; order per partition is kept."""
@@ -72,22 +100,17 @@ def delivery_of(record) -> Delivery:  # aiokafka ConsumerRecord
 async def partitions_of(bootstrap: str, topics: tuple[str, ...] | list[str]) -> list:
     """Every TopicPartition of the given topics; a missing topic is an error."""
     from aiokafka import TopicPartition
-    from aiokafka.admin import AIOKafkaAdminClient
     from aiokafka.errors import TopicAuthorizationFailedError
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_security())
-    await admin.start()
-    try:
-        described = await admin.describe_topics(list(topics))
-    finally:
-        await admin.close()
+    described = await with_admin(bootstrap, lambda admin: admin.describe_topics(list(topics)))
     parts = []
-    for topic in described:
-        if topic.get("error_code") == TopicAuthorizationFailedError.errno:
-            raise TopicAuthorizationFailedError(topic.get("topic"))  # secured: no READ/DESCRIBE
-        if topic.get("error_code") or not topic.get("partitions"):
-            raise LookupError(f"topic {topic.get('topic')!r} does not exist (create it first)")
-        parts += [TopicPartition(topic["topic"], p["partition"]) for p in topic["partitions"]]
+    for topic in described:  # kafka-python 3: name, partitions[].partition_index
+        if topic["error_code"] == TopicAuthorizationFailedError.errno:
+            raise TopicAuthorizationFailedError(topic["name"])  # secured: no READ/DESCRIBE
+        if topic["error_code"] or not topic["partitions"]:
+            raise LookupError(f"topic {topic['name']!r} does not exist (create it first)")
+        parts += [TopicPartition(topic["name"], p["partition_index"])
+                  for p in topic["partitions"]]
     return sorted(parts)
 
 
@@ -116,14 +139,7 @@ async def read_topic(bootstrap: str, topic: str, timeout: float = 10.0) -> list:
 
 
 async def existing_topics(bootstrap: str) -> set[str]:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_security())
-    await admin.start()
-    try:
-        return set(await admin.list_topics())
-    finally:
-        await admin.close()
+    return set(await with_admin(bootstrap, KafkaAdminClient.list_topics))
 
 
 async def group_lag(consumer: AIOKafkaConsumer | None) -> int | None:

@@ -10,6 +10,7 @@ import asyncio
 import functools
 import signal
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 from dataclasses import dataclass, field
 
@@ -31,7 +32,7 @@ from .retry import STARTUP
 from .settings import ServiceSettings
 from .store import EventStore
 from .tables import backbone
-from .topics import Topic, ensure_topics
+from .topics import Topic, ensure_topics, use_prefix
 
 log = structlog.get_logger("runtime")
 
@@ -54,6 +55,7 @@ class ConsumerSpec:
 class ServiceSpec:
     name: str
     owns: list[Topic]                       # topics this service creates and writes
+    migrations: Path                        # the service's Alembic revisions
     metadatas: list[MetaData] = field(default_factory=list)
     consumers: list[ConsumerSpec] = field(default_factory=list)
     projections: list[Callable[[], Projection]] = field(default_factory=list)
@@ -61,6 +63,11 @@ class ServiceSpec:
     # Run once the schema is at head, before consumers, relay or commands start
     # (say, to bring stored data up to what the code expects); raising refuses to start.
     on_start: Callable[["Service"], Awaitable[None]] | None = None
+
+    @property
+    def schema(self) -> migrate.Schema:
+        """Its database: the backbone and its own tables, reached by its revisions."""
+        return migrate.Schema(self.name, self.migrations, tuple(self.metadatas))
 
 
 class Service:
@@ -88,7 +95,7 @@ class Service:
         await _retry("broker", lambda: asyncio.to_thread(
             ensure_topics, self.bootstrap, [*self.spec.owns, *consumed]))
         await _retry("database", lambda: asyncio.to_thread(
-            migrate.upgrade, self.db.url, self.spec.name, metadatas=self.db.metadatas),
+            migrate.upgrade, self.db.url, self.spec.schema),
             fatal=(migrate.SchemaDrift,))
         if self.spec.on_start:
             await self.spec.on_start(self)
@@ -254,7 +261,11 @@ def _middlewares(service: str) -> list:
     return _MIDDLEWARES
 
 
-def main(spec: ServiceSpec, settings: ServiceSettings) -> None:
+def main(make_spec: Callable[[], ServiceSpec], settings: ServiceSettings) -> None:
+    """Run the service `make_spec()` describes. Its topic names carry the settings'
+    prefix: the spec is made only once the prefix is set."""
+    use_prefix(settings.topic_prefix)
+    spec = make_spec()
     logs.configure(spec.name, settings.log_level)
     tracing = telemetry.configure_tracing(spec.name, settings.traces_exporter)
 
@@ -268,7 +279,7 @@ def main(spec: ServiceSpec, settings: ServiceSettings) -> None:
 
 def command_service(name: str, *, application: Callable[[], Any], decode_command: Decoder,
                     rejected: type, refusals: tuple[type[Exception], ...], read_model: Any,
-                    build_api: Callable[[Service, Any], FastAPI],
+                    build_api: Callable[[Service, Any], FastAPI], migrations: Path,
                     write_side: MetaData | None = None) -> ServiceSpec:
     """The shape of a service that takes commands (Kafka and HTTP) and keeps a read
     model: its events and commands topics, one command consumer, its projection.
@@ -281,6 +292,7 @@ def command_service(name: str, *, application: Callable[[], Any], decode_command
     return ServiceSpec(
         name=name,
         owns=[events_topic(name), commands],
+        migrations=migrations,
         metadatas=[m for m in (write_side, read_model.metadata) if m is not None],
         consumers=[ConsumerSpec(name="commands", topics=(commands.name,),
                                 decoder=decode_command,

@@ -16,7 +16,6 @@ may, or the service refuses to start, saying which setting of which topic is wro
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -26,23 +25,32 @@ from typing import Literal
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-DEFAULT_PREFIX = "hyeopchi"
+from .settings import ServiceSettings
+
+DEFAULT_PREFIX: str = ServiceSettings.model_fields["topic_prefix"].default
 Kind = Literal["events", "input"]
 
 
 _PREFIX: ContextVar[str | None] = ContextVar("topic_prefix", default=None)
+_process_prefix = DEFAULT_PREFIX
+
+
+def use_prefix(name: str) -> None:
+    """This process's prefix, from its settings (ServiceSettings.topic_prefix, env
+    TOPIC_PREFIX): set once at start, before anything names a topic."""
+    global _process_prefix
+    _process_prefix = name
 
 
 def prefix() -> str:
-    """TOPIC_PREFIX (ServiceSettings.topic_prefix) separates deployments sharing one
-    cluster (staging, tests); a tool naming another deployment's topics says so with
-    `prefixed`, never by rewriting the environment."""
-    return _PREFIX.get() or os.environ.get("TOPIC_PREFIX", DEFAULT_PREFIX)
+    """The prefix separates deployments sharing one cluster (staging, tests); a tool
+    naming another deployment's topics says so with `prefixed`."""
+    return _PREFIX.get() or _process_prefix
 
 
 @contextmanager
 def prefixed(name: str | None) -> Iterator[None]:
-    """Topic names (and the specs built meanwhile) under `name`; None: as configured."""
+    """Topic names (and the specs built meanwhile) under `name`; None: the process's."""
     token = _PREFIX.set(name)
     try:
         yield
@@ -70,7 +78,6 @@ class Retention:
 
     @classmethod
     def configured(cls) -> Retention:
-        from .settings import ServiceSettings  # noqa: PLC0415
         s = ServiceSettings()
         return cls(s.commands_retention_ms, s.dead_letter_retention_ms)
 
@@ -129,11 +136,9 @@ def ensure_topics(bootstrap: str, topics: list[Topic], replication: int = -1,
     the others; return the names made. `security`: client keyword arguments (default:
     this process's client_security()); a principal sees only the topics it may describe
     (see tools/kafka_security.py)."""
-    from .kafka_io import client_security  # noqa: PLC0415 (kafka_io → deadletter → topics)
+    from .kafka_io import kafka_admin  # noqa: PLC0415 (kafka_io → deadletter → topics)
     wanted = wanted_configs(topics, retention)
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="hyeopchi-admin",
-                             **(client_security() if security is None else security))
-    try:
+    with kafka_admin(bootstrap, security) as admin:
         existing = set(admin.list_topics())
         missing = [NewTopic(name, parts, replication, topic_configs={
             **config, **({"min.insync.replicas": str(min_insync)} if min_insync else {})})
@@ -146,8 +151,6 @@ def ensure_topics(bootstrap: str, topics: list[Topic], replication: int = -1,
         made = {t.name for t in missing}
         _set_right(admin, {n: c for n, (_, c) in wanted.items() if n not in made})
         return sorted(made)
-    finally:
-        admin.close()
 
 
 def _set_right(admin: KafkaAdminClient, wanted: dict[str, dict]) -> None:

@@ -112,7 +112,7 @@ def cmd_config(args) -> int:
 
 
 def cmd_migrate(args) -> int:
-    from shared.migrate import main as migrate_main
+    from .migrations import main as migrate_main
     return migrate_main(args.migrate_args)
 
 
@@ -128,8 +128,11 @@ def cmd_soak(args) -> int:
 
 def cmd_rotate_kek(args) -> int:
     """Re-wrap every committee person key under the KEK file's active key."""
+    from .migrations import database_url, schema
     keys = _service_module("committee", "app.keys")
-    return keys.main(database_url=args.database_url, batch_size=args.batch_size)
+    return keys.main(schema("committee"),
+                     database_url=args.database_url or database_url("committee"),
+                     batch_size=args.batch_size)
 
 
 def cmd_dlq(args) -> int:

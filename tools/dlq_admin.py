@@ -11,14 +11,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 from dataclasses import dataclass
 
 from aiokafka.errors import KafkaError
+from kafka.errors import KafkaError as AdminError
 
 from shared.deadletter import header
 from shared.kafka_io import existing_topics, read_topic, reliable_producer
+from shared.settings import ServiceSettings
 
 REDRIVEN_FROM = "x-redriven-from"
 
@@ -232,13 +233,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    bootstrap = args.bootstrap or os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    bootstrap = args.bootstrap or ServiceSettings().kafka_bootstrap_servers
     try:
         return asyncio.run(_COMMANDS[args.dlq_command](bootstrap, args))
     except (LookupError, NotRedrivable) as error:
         print(f"hyeopchi dlq: {error}", file=sys.stderr)
         return 2
-    except KafkaError as error:
+    except (KafkaError, AdminError) as error:  # the clients' or the admin client's
         print(f"hyeopchi dlq: Kafka at {bootstrap}: {error}", file=sys.stderr)
         return 1
 

@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import services
+from shared.kafka_io import kafka_admin
+from shared.settings import ServiceSettings
 from shared.topics import Topic, commands_topic, dead_letter_topic, ensure_topics, events_topic
 from shared.topics import prefix as topic_prefix
 from shared.topics import prefixed
@@ -142,8 +144,8 @@ def apply(bootstrap: str, secrets_dir: Path, prefix: str | None = None,
           replication: int = 1, security: dict | None = None) -> dict[str, int]:
     """Credentials, topics and ACLs of the plan, as the admin; idempotent."""
     from kafka.admin import (ACL, ACLFilter, ACLOperation, ACLPermissionType,  # noqa: PLC0415
-                             ACLResourcePatternType, KafkaAdminClient, ResourcePattern,
-                             ResourcePatternFilter, ResourceType, UserScramCredentialUpsertion)
+                             ACLResourcePatternType, ResourcePattern, ResourcePatternFilter,
+                             ResourceType, UserScramCredentialUpsertion)
     security = security or admin_security(secrets_dir)
     grants, wanted_topics = _plan_and_topics(prefix)
     who = sorted({g.principal for g in grants})
@@ -155,9 +157,7 @@ def apply(bootstrap: str, secrets_dir: Path, prefix: str | None = None,
                    ResourcePattern(ResourceType[g.resource], g.name,
                                    ACLResourcePatternType.LITERAL))
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="hyeopchi-acl-admin",
-                             **security)
-    try:
+    with kafka_admin(bootstrap, security, client_id="hyeopchi-acl-admin") as admin:
         failed = {u: e for u, e in admin.alter_user_scram_credentials(
             [UserScramCredentialUpsertion(u, MECHANISM, password_of(secrets_dir, u))
              for u in who]).items() if e}
@@ -178,8 +178,6 @@ def apply(bootstrap: str, secrets_dir: Path, prefix: str | None = None,
             result = admin.create_acls(missing)
             if result["failed"]:
                 raise RuntimeError(f"ACLs refused: {result['failed']}")
-    finally:
-        admin.close()
     return {"principals": len(who), "topics_created": len(made), "acls": len(wanted),
             "acls_added": len(missing), "acls_removed": len(extra)}
 
@@ -188,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m tools.kafka_security",
                                 description=__doc__.split("\n\n")[0])
     p.add_argument("command", choices=["plan", "principals", "apply"])
-    p.add_argument("--prefix", default=None, help="topic prefix (default: TOPIC_PREFIX)")
+    p.add_argument("--prefix", default=ServiceSettings().topic_prefix,
+                   help="topic prefix (default: the settings' TOPIC_PREFIX)")
     p.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
     p.add_argument("--secrets", type=Path, help="the broker's secrets dir "
                    "(`kafka.sh secrets --name N`): admin.password, <principal>.password")

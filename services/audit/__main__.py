@@ -8,6 +8,7 @@ from shared.topics import events_topic
 
 from .adapters import timeline
 from .adapters.http_api import build_api
+from .adapters.migrations import VERSIONS
 
 NAME = "audit"
 
@@ -18,6 +19,7 @@ def spec() -> runtime.ServiceSpec:
         name=NAME,
         # The topics it follows are created if missing, so it may start first.
         owns=[events_topic(NAME), *[events_topic(s) for s in timeline.SERVICES]],
+        migrations=VERSIONS,
         metadatas=[timeline.metadata],
         projections=[lambda: timeline.Timeline(store)],
         http=build_api,
@@ -30,7 +32,7 @@ class Settings(ServiceSettings):
 
 
 def main() -> None:
-    runtime.main(spec(), Settings())
+    runtime.main(spec, Settings())
 
 
 if __name__ == "__main__":

@@ -14,14 +14,16 @@ import argparse
 import asyncio
 import csv
 import json
-import os
 import sys
 from datetime import datetime
 
 from tqdm import tqdm
 
+from shared.settings import ServiceSettings
+from shared.topics import prefixed
+
 from .history import history
-from .log import read_log, until
+from .log import read_log
 from .replay import REPORTS, as_of, projections, replay
 from .verify import Finding, verify_checkpoints, verify_log, verify_store
 
@@ -33,11 +35,10 @@ def _time(text: str) -> datetime:
     return moment
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(settings: ServiceSettings) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hyeopchi audit", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS",
-                                                         "127.0.0.1:9092"))
+    p.add_argument("--bootstrap", default=settings.kafka_bootstrap_servers)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("replay")
@@ -144,4 +145,6 @@ def _show(args, data, lines) -> int:
 
 
 def main(argv: list[str]) -> int:
-    return asyncio.run(run(parser().parse_args(argv)))
+    settings = ServiceSettings()  # the deployment audited: its broker, its topic prefix
+    with prefixed(settings.topic_prefix):
+        return asyncio.run(run(parser(settings).parse_args(argv)))

@@ -19,6 +19,7 @@ from shared.deadletter import DeadLetters
 from shared.kafka_io import existing_topics
 from shared.projection import Projection, rebuild
 from shared.tables import backbone
+from shared.topics import prefix, prefixed
 
 from .log import SERVICES
 
@@ -67,10 +68,10 @@ async def replay(bootstrap: str, into: str | None = None, until: datetime | None
                 progress(name)
         return results
     await Database(url, backbone).create_tables()  # once, before the writers race
-    loop, prefix = asyncio.get_running_loop(), os.environ.get("TOPIC_PREFIX")
+    loop = asyncio.get_running_loop()
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
         jobs = {name: loop.run_in_executor(pool, _rebuild_in_process, bootstrap,
-                                           _own_file(url, name), name, until, prefix)
+                                           _own_file(url, name), name, until, prefix())
                 for name in todo}
         for name, job in jobs.items():
             results[name] = await job
@@ -90,10 +91,9 @@ def _own_file(url: str, name: str) -> str:
 
 
 def _rebuild_in_process(bootstrap: str, url: str, name: str, until,
-                        prefix: str | None) -> dict:
-    if prefix is not None:  # read when the projection is made; unset: the default
-        os.environ["TOPIC_PREFIX"] = prefix
-    return asyncio.run(_rebuild_named(bootstrap, url, name, until))
+                        topic_prefix: str) -> dict:
+    with prefixed(topic_prefix):  # a spawned process: the prefix this one reads
+        return asyncio.run(_rebuild_named(bootstrap, url, name, until))
 
 
 async def _rebuild_named(bootstrap: str, url: str, name: str, until) -> dict:

@@ -13,6 +13,7 @@ from shared.topics import events_topic
 from .adapters import read_model
 from .adapters.access import POLICY
 from .adapters.http_api import build_api
+from .adapters.migrations import VERSIONS
 from .adapters.kafka_commands import decode_command
 from .adapters.personal_data import SqlPersonalData
 from .app import keys
@@ -33,7 +34,7 @@ def spec() -> runtime.ServiceSpec:
     found = runtime.command_service(
         NAME, application=application, decode_command=decode_command,
         rejected=CommandRejected, refusals=(CommitteeRefused,), read_model=read_model,
-        build_api=build_api, write_side=write_side)
+        build_api=build_api, write_side=write_side, migrations=VERSIONS)
     # No KEK, no start; plain keys of an older database get wrapped first.
     return dataclasses.replace(found, on_start=keys.wrap_plain_keys)
 
@@ -49,7 +50,7 @@ def main() -> None:
         keys.load(settings.personal_data_kek_file)
     except keys.KekUnavailable as error:
         sys.exit(f"committee: refusing to start: {error}")
-    runtime.main(spec(), settings)
+    runtime.main(spec, settings)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from shared.topics import events_topic
 from .adapters import read_model
 from .adapters.access import POLICY
 from .adapters.http_api import build_api
+from .adapters.migrations import VERSIONS
 from .adapters.kafka_commands import decode_command
 from .adapters.round_index import SqlRoundApplications, write_side
 from .app.handlers import handlers
@@ -29,7 +30,7 @@ def spec() -> runtime.ServiceSpec:
     return runtime.command_service(
         NAME, application=application, decode_command=decode_command,
         rejected=CommandRejected, refusals=(GrantRefused,), read_model=read_model,
-        build_api=build_api, write_side=write_side)
+        build_api=build_api, write_side=write_side, migrations=VERSIONS)
 
 
 class Settings(ServiceSettings):
@@ -38,7 +39,7 @@ class Settings(ServiceSettings):
 
 
 def main() -> None:
-    runtime.main(spec(), Settings())
+    runtime.main(spec, Settings())
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from .adapters.committee_contract import committee_events
 from .adapters.facts_store import SqlFacts, write_side
 from .adapters.http_api import build_api
 from .adapters.ingress_contract import ExternalMessage
+from .adapters.migrations import VERSIONS
 from .adapters.submission_contract import submission_events
 from .app.handlers import handlers
 from .app.policies import policies
@@ -45,6 +46,7 @@ def spec() -> runtime.ServiceSpec:
     return runtime.ServiceSpec(
         name=NAME,
         owns=[events_topic(NAME), *ingress_topics()],
+        migrations=VERSIONS,
         metadatas=[write_side, read_model.metadata],
         consumers=[
             runtime.ConsumerSpec(
@@ -71,7 +73,7 @@ class Settings(ServiceSettings):
 
 
 def main() -> None:
-    runtime.main(spec(), Settings())
+    runtime.main(spec, Settings())
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from shared.topics import events_topic
 from .adapters import read_model
 from .adapters.access import POLICY
 from .adapters.http_api import build_api
+from .adapters.migrations import VERSIONS
 from .adapters.kafka_commands import decode_command
 from .adapters.submission_ids import SqlSubmissionIds, write_side
 from .app.handlers import handlers
@@ -30,7 +31,7 @@ def spec() -> runtime.ServiceSpec:
     return runtime.command_service(
         NAME, application=application, decode_command=decode_command,
         rejected=CommandRejected, refusals=(SubmissionRefused,), read_model=read_model,
-        build_api=build_api, write_side=write_side)
+        build_api=build_api, write_side=write_side, migrations=VERSIONS)
 
 
 class Settings(ServiceSettings):
@@ -42,7 +43,7 @@ class Settings(ServiceSettings):
 
 
 def main() -> None:
-    runtime.main(spec(), Settings())
+    runtime.main(spec, Settings())
 
 
 if __name__ == "__main__":

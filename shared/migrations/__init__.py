@@ -1,4 +1,5 @@
-"""The shared Alembic environment (env.py, script.py.mako); see shared/migrate.py.
+"""The shared Alembic environment (env.py, script.py.mako) and the backbone's revisions
+(backbone/); see shared/migrate.py.
 
 Each service keeps its own revisions in services/<name>/adapters/migrations/versions/.
 """

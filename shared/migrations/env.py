@@ -2,8 +2,8 @@
 
 Not for the `alembic` command line: `shared.migrate` builds the Config in code and
 hands over, in `config.attributes`, an open connection (already inside the locked
-transaction), the service name and, for autogenerate and `check`, the target
-metadata (backbone + the service's own tables).
+transaction), the service name and, for autogenerate, the target metadata and
+the tables to compare (the service's own).
 """
 from __future__ import annotations
 
@@ -20,6 +20,14 @@ def _skip_empty(_context, _revision, directives) -> None:
         directives[:] = []
 
 
+def _only(tables: set[str] | None):
+    """Autogenerate a service's revision over its own tables: the backbone's are
+    another branch's (shared/migrations/backbone)."""
+    if tables is None:
+        return None
+    return lambda name, kind, _parent: kind != "table" or name in tables
+
+
 def run_migrations_online() -> None:
     connection = attributes.get("connection")
     if connection is None:
@@ -33,6 +41,7 @@ def run_migrations_online() -> None:
         render_as_batch=True,
         compare_type=True,
         compare_server_default=True,
+        include_name=_only(attributes.get("only_tables")),
         process_revision_directives=_skip_empty if attributes.get("skip_empty") else None,
     )
     with context.begin_transaction():

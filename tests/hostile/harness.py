@@ -175,7 +175,7 @@ async def feed(runner: ProjectionRunner, records: list[Record], attempts: int = 
 
 async def start(name: str, url: str) -> InProcess:
     spec = importlib.import_module(f"services.{name}.__main__").spec()
-    await asyncio.to_thread(migrate.upgrade, url, name)
+    await asyncio.to_thread(migrate.upgrade, url, spec.schema)
     db = Database(url, backbone, *spec.metadatas)
     host = SimpleNamespace(db=db, spec=spec, settings=None)
     api = spec.http(host)

@@ -15,6 +15,7 @@ from shared.db import Database
 from shared.deadletter import DeadLetters
 from shared.projection import checksum, rebuild
 from shared.tables import backbone, events
+from shared.topics import prefixed
 from tests.conftest import BACKENDS
 from tests.integration.helpers import wait_until
 
@@ -41,8 +42,7 @@ async def stored_events(url: str) -> int:
 
 
 @BACKENDS
-async def test_seed_meetings_quota_disclosure_and_replay(stack, kafka_bootstrap, make_db_url,
-                                                         monkeypatch):
+async def test_seed_meetings_quota_disclosure_and_replay(stack, kafka_bootstrap, make_db_url):
     [svc] = stack("committee")
     for command in seeds.advisory_commands():  # seed 000 over HTTP
         ok(svc, command)
@@ -118,10 +118,11 @@ async def test_seed_meetings_quota_disclosure_and_replay(stack, kafka_bootstrap,
     assert not [p for p in PERSONAL if p in outputs]  # no name, no birth date, anywhere
     svc.stop()
 
-    monkeypatch.setenv("TOPIC_PREFIX", svc.prefix)
+    with prefixed(svc.prefix):  # that deployment's topics
+        projection = read_model.CommitteeProjection()
     live = Database(svc.database_url, backbone, read_model.metadata)
     fresh = Database(make_db_url(), backbone, read_model.metadata)
-    rebuilt, counts, _ = await rebuild(read_model.CommitteeProjection(), fresh,
+    rebuilt, counts, _ = await rebuild(projection, fresh,
                                        kafka_bootstrap, DeadLetters("rebuild", _refuse))
     assert counts["rm_meetings"] == 2 and counts["rm_members"] == 14
     assert rebuilt == (await checksum(live, read_model.metadata))[0]

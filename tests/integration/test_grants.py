@@ -13,6 +13,7 @@ from shared.db import Database
 from shared.deadletter import DeadLetters
 from shared.projection import checksum, rebuild
 from shared.tables import backbone
+from shared.topics import prefixed
 from tests.conftest import BACKENDS
 from tests.integration.helpers import wait_until
 
@@ -44,8 +45,7 @@ async def until(svc, check, timeout: float = 600):  # waits, not speed claims
 
 
 @BACKENDS
-async def test_2021_round_reads_like_the_report(stack, kafka_bootstrap, make_db_url,
-                                                monkeypatch):
+async def test_2021_round_reads_like_the_report(stack, kafka_bootstrap, make_db_url):
     [svc] = stack("grants")
     ok(svc, {"command_type": "OpenRound", "year": 2021})
     await g.send_applications(kafka_bootstrap, svc.prefix)
@@ -102,10 +102,11 @@ async def test_2021_round_reads_like_the_report(stack, kafka_bootstrap, make_db_
     assert executed["self_funding_short"] == 1 and executed["penalties"] == required - 100_000
     svc.stop()
 
-    monkeypatch.setenv("TOPIC_PREFIX", svc.prefix)
+    with prefixed(svc.prefix):  # that deployment's topics
+        projection = read_model.GrantsProjection()
     live = Database(svc.database_url, backbone, read_model.metadata)
     fresh = Database(make_db_url(), backbone, read_model.metadata)
-    rebuilt, counts, _ = await rebuild(read_model.GrantsProjection(), fresh, kafka_bootstrap,
+    rebuilt, counts, _ = await rebuild(projection, fresh, kafka_bootstrap,
                                        DeadLetters("rebuild", _refuse))
     assert counts["rm_applications"] == 418 and counts["rm_decisions"] == 387
     assert rebuilt == (await checksum(live, read_model.metadata))[0]

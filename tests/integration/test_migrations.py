@@ -2,18 +2,25 @@
 
 A migrated database must equal what the code declares (backbone + the service's own
 tables): a table or column added to the models without a revision fails
-`test_head_equals_the_models`, and the negative controls below show `check` sees it.
+`test_upgrade_check_idempotent_downgrade`, and the negative controls below show `check`
+sees it. The backbone tables have one history (shared/migrations/backbone) that every
+service's builds on; databases migrated by the release before that split keep migrating
+(`test_a_database_from_the_previous_release_keeps_migrating`).
 """
 from __future__ import annotations
 
 import asyncio
+import shutil
 import threading
 import time
+from pathlib import Path
 
 import pytest
+from alembic import command
 from sqlalchemy import Column, MetaData, String, Table, create_engine, inspect, text
 from sqlalchemy.pool import NullPool
 
+import services
 from shared import migrate
 from shared.db import Database
 from shared.envelope import Actor
@@ -21,13 +28,21 @@ from shared.store import EventStore, Metadata
 from shared.tables import backbone
 from tests.conftest import BACKENDS
 from tests.support import ledger
+from tools import migrations
 
 pytestmark = pytest.mark.integration
 
-SERVICES = ["audit", "committee", "grants", "scoring", "submission"]
+SERVICES = sorted(services.NAMES)
 POSTGRES = pytest.mark.parametrize("make_db_url", ["postgresql"], indirect=True)
 META = Metadata(actor=Actor(id="officer-7", role="governance_officer", kind="person"),
                 correlation_id="corr-1")
+# Each service's first revision as the previous release shipped it (commit 7e00883),
+# verbatim: it created the backbone tables and the service's in one revision `0001`.
+RELEASED = Path(__file__).parent / "released_schema"
+
+
+def schema(service: str) -> migrate.Schema:
+    return migrations.schema(service)
 
 
 def tables(url: str) -> set[str]:
@@ -47,13 +62,13 @@ def sequences(url: str) -> list[str]:
 
 
 def expected_tables(service: str) -> set[str]:
-    return {name for md in migrate.target_metadata(service) for name in md.tables}
+    return {name for md in schema(service).target for name in md.tables}
 
 
 def with_extra(service: str) -> tuple[list[MetaData], str]:
     """The service's models plus a column and a table no revision creates."""
     extra = MetaData()
-    for md in migrate.target_metadata(service):
+    for md in schema(service).target:
         for table in md.tables.values():
             table.to_metadata(extra)
     extra.tables["outbox"].append_column(Column("not_migrated", String(20)))
@@ -61,34 +76,90 @@ def with_extra(service: str) -> tuple[list[MetaData], str]:
     return [extra], "rm_not_migrated"
 
 
-def head(service: str) -> str:
-    (only,) = migrate.heads(service)  # one linear history per service
-    return only
+def released_first_revision(url: str, service: str) -> None:
+    """Migrate as the previous release did: its `0001`, alone in its history."""
+    cfg = migrate.alembic_config(schema(service))
+    cfg.set_main_option("version_locations", str(RELEASED / service))
+    engine = create_engine(migrate.sync_url(url), poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0001")
+    finally:
+        engine.dispose()
 
 
-def test_every_service_has_one_linear_history():
-    assert migrate.services() == SERVICES
+def test_every_service_history_builds_on_the_one_backbone():
+    assert sorted(p.name for p in RELEASED.iterdir()) == SERVICES
     for service in SERVICES:
-        assert head(service), service
-        assert (migrate.versions_dir(service) / "0001_initial.py").exists()
+        target = schema(service)
+        assert target.service == service and (target.versions / "0001_initial.py").exists()
+        heads = migrate.heads(target)
+        assert "backbone_0001" in heads and len(heads) == 2, (service, heads)
+        first = migrations.schema(service)
+        scripts = migrate.ScriptDirectory.from_config(migrate.alembic_config(first))
+        assert scripts.get_revision("0001").dependencies == "backbone_0001"
+        assert scripts.get_revision("backbone_0001").path.startswith(
+            str(migrate.BACKBONE_VERSIONS))
+
+
+@BACKENDS
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_backbone_revision_makes_only_the_backbone(make_db_url, service):
+    url = make_db_url()
+    migrate.upgrade(url, schema(service), "backbone_0001")
+    assert tables(url) == set(backbone.tables) | {"alembic_version"}
+    assert migrate.pending(url, schema(service))          # the service's are still to run
+    migrate.upgrade(url, schema(service))
+    assert migrate.pending(url, schema(service)) == []
+    assert migrate.check(url, schema(service)) == []
+
+
+@BACKENDS
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_database_from_the_previous_release_keeps_migrating(make_db_url, service):
+    url = make_db_url()
+    released_first_revision(url, service)
+    assert tables(url) == expected_tables(service) - _later_tables(service) | {
+        "alembic_version"}
+    assert migrate.current(url) == "0001"
+    assert migrate.pending(url, schema(service)) == _later_revisions(service)
+
+    migrate.upgrade(url, schema(service))                 # what a start of this release does
+    assert migrate.pending(url, schema(service)) == []
+    assert tables(url) == expected_tables(service) | {"alembic_version"}
+    assert migrate.check(url, schema(service)) == []
+
+    migrate.downgrade(url, schema(service), "base")       # and it unwinds all the way
+    assert tables(url) == {"alembic_version"} and migrate.current(url) is None
+
+
+def _later_tables(service: str) -> set[str]:
+    """Tables revisions after `0001` add (committee's person keys and deposits)."""
+    return {"person_keys", "personal_deposits"} if service == "committee" else set()
+
+
+def _later_revisions(service: str) -> list[str]:
+    return ["0002", "0003", "0004"] if service == "committee" else []
 
 
 @BACKENDS
 @pytest.mark.parametrize("service", SERVICES)
 def test_upgrade_check_idempotent_downgrade(make_db_url, service):
     url = make_db_url()
-    migrate.upgrade(url, service)
-    assert migrate.current(url, service) == head(service)
+    target = schema(service)
+    assert {"backbone_0001", "0001"} <= set(migrate.pending(url, target))  # all to run
+    migrate.upgrade(url, target)
+    assert migrate.pending(url, target) == []
     assert tables(url) == expected_tables(service) | {"alembic_version"}
-    assert migrate.check(url, service) == []          # the head equals the models
+    assert migrate.check(url, target) == []           # the head equals the models
 
-    migrate.upgrade(url, service)                     # a second start changes nothing
-    assert migrate.current(url, service) == head(service)
-    assert migrate.check(url, service) == []
+    migrate.upgrade(url, target)                      # a second start changes nothing
+    assert migrate.pending(url, target) == [] and migrate.check(url, target) == []
 
-    migrate.downgrade(url, service, "base")
+    migrate.downgrade(url, target, "base")
     assert tables(url) == {"alembic_version"}
-    assert migrate.current(url, service) is None
+    assert migrate.current(url) is None
     if url.startswith("postgresql"):
         assert sequences(url) == []                   # BIGSERIAL sequences went too
 
@@ -97,9 +168,9 @@ def test_upgrade_check_idempotent_downgrade(make_db_url, service):
 def test_check_reports_what_no_revision_creates(make_db_url):
     """Negative control: models ahead of the migrations, and a database ahead of both."""
     url = make_db_url()
-    migrate.upgrade(url, "submission")
+    migrate.upgrade(url, schema("submission"))
     metadatas, new_table = with_extra("submission")
-    diff = migrate.check(url, "submission", metadatas)
+    diff = migrate.check(url, schema("submission"), metadatas)
     found = {(d[0], d[2], d[3].name) if d[0] == "add_column" else (d[0], d[1].name)
              for d in diff}
     assert found == {("add_column", "outbox", "not_migrated"), ("add_table", new_table)}
@@ -108,7 +179,7 @@ def test_check_reports_what_no_revision_creates(make_db_url):
     with engine.begin() as conn:
         conn.execute(text("ALTER TABLE rm_institutions ADD COLUMN stray VARCHAR(10)"))
     engine.dispose()
-    diff = migrate.check(url, "submission")
+    diff = migrate.check(url, schema("submission"))
     assert [(d[0], d[2], d[3].name) for d in diff] == [
         ("remove_column", "rm_institutions", "stray")]
 
@@ -117,12 +188,13 @@ def test_check_reports_what_no_revision_creates(make_db_url):
 async def test_a_create_all_database_is_adopted_only_when_equal(make_db_url):
     """Databases made before migrations (create_all) are stamped at head if they match."""
     url = make_db_url()
-    db = Database(url, *migrate.target_metadata("grants"))
+    db = Database(url, *schema("grants").target)
     await db.create_tables()
     await db.dispose()
-    await asyncio.to_thread(migrate.upgrade, url, "grants")
-    assert migrate.current(url, "grants") == head("grants")
-    assert migrate.check(url, "grants") == []
+    await asyncio.to_thread(migrate.upgrade, url, schema("grants"))
+    assert migrate.current(url) is not None
+    assert migrate.pending(url, schema("grants")) == []
+    assert migrate.check(url, schema("grants")) == []
 
     drifted = make_db_url()
     metadatas, _ = with_extra("grants")
@@ -130,8 +202,8 @@ async def test_a_create_all_database_is_adopted_only_when_equal(make_db_url):
     await db.create_tables()
     await db.dispose()
     with pytest.raises(migrate.SchemaDrift, match="exist without an Alembic revision"):
-        await asyncio.to_thread(migrate.upgrade, drifted, "grants")
-    assert migrate.current(drifted, "grants") is None
+        await asyncio.to_thread(migrate.upgrade, drifted, schema("grants"))
+    assert migrate.current(drifted) is None
 
 
 @POSTGRES
@@ -142,7 +214,7 @@ def test_upgrade_waits_for_the_advisory_lock(make_db_url):
 
     def run() -> None:
         try:
-            migrate.upgrade(url, "scoring")
+            migrate.upgrade(url, schema("scoring"))
         except BaseException as error:  # noqa: BLE001 — reported by the assertion below
             errors.append(error)
 
@@ -152,14 +224,14 @@ def test_upgrade_waits_for_the_advisory_lock(make_db_url):
         waiting = threading.Thread(target=run)
         waiting.start()
         time.sleep(0.5)
-        assert waiting.is_alive() and migrate.current(url, "scoring") is None
+        assert waiting.is_alive() and migrate.current(url) is None
         conn.execute(text("SELECT pg_advisory_unlock(:k)"),
                      {"k": migrate.lock_key("scoring")})
         conn.commit()
     holder.dispose()
     waiting.join(30)
     assert not waiting.is_alive() and errors == []
-    assert migrate.current(url, "scoring") == head("scoring")
+    assert migrate.pending(url, schema("scoring")) == []
 
 
 @POSTGRES
@@ -171,7 +243,7 @@ def test_concurrent_upgrades_both_succeed(make_db_url):
     def run() -> None:
         start.wait()
         try:
-            migrate.upgrade(url, "scoring")
+            migrate.upgrade(url, schema("scoring"))
         except BaseException as error:  # noqa: BLE001
             errors.append(error)
 
@@ -181,14 +253,14 @@ def test_concurrent_upgrades_both_succeed(make_db_url):
     for t in threads:
         t.join(60)
     assert errors == []
-    assert migrate.current(url, "scoring") == head("scoring")
-    assert migrate.check(url, "scoring") == []
+    assert migrate.pending(url, schema("scoring")) == []
+    assert migrate.check(url, schema("scoring")) == []
 
 
 @POSTGRES
 async def test_event_store_on_a_migrated_database(make_db_url):
     url = make_db_url()
-    await asyncio.to_thread(migrate.upgrade, url, "submission")
+    await asyncio.to_thread(migrate.upgrade, url, schema("submission"))
     db = Database(url, backbone)                      # no create_all: migrations only
     store = EventStore("ledger", "hyeopchi.ledger.events")
     try:
@@ -207,17 +279,35 @@ async def test_event_store_on_a_migrated_database(make_db_url):
 
 def test_cli(tmp_path, capsys):
     url = f"sqlite:///{tmp_path / 'audit.db'}"
-    assert migrate.main(["audit", "check", "--database-url", url]) == 1
-    assert migrate.main(["audit", "upgrade", "--database-url", url]) == 0
-    assert migrate.main(["audit", "check", "--database-url", url]) == 0
-    assert migrate.main(["audit", "current", "--database-url", url]) == 0
-    assert capsys.readouterr().out.strip().endswith(head("audit"))
-    assert migrate.main(["audit", "downgrade", "base", "--database-url", url]) == 0
+    assert migrations.main(["audit", "check", "--database-url", url]) == 1
+    assert "2 revision(s) to run" in capsys.readouterr().out
+    assert migrations.main(["audit", "upgrade", "--database-url", url]) == 0
+    assert migrations.main(["audit", "check", "--database-url", url]) == 0
+    assert migrations.main(["audit", "current", "--database-url", url]) == 0
+    assert capsys.readouterr().out.strip().endswith("0001")
+    assert migrations.main(["audit", "downgrade", "base", "--database-url", url]) == 0
     assert tables(url) == {"alembic_version"}
 
 
 def test_revision_finds_nothing_to_generate(postgres_admin_url):
     """`revision` autogenerates on a scratch database at head: nothing to write now."""
-    before = sorted(migrate.versions_dir("committee").iterdir())
-    assert migrate.revision("committee", "nothing", postgres_admin_url) is None
-    assert sorted(migrate.versions_dir("committee").iterdir()) == before
+    before = sorted(schema("committee").versions.iterdir())
+    assert migrate.revision(schema("committee"), "nothing", postgres_admin_url) is None
+    assert sorted(schema("committee").versions.iterdir()) == before
+
+
+def test_revision_writes_the_service_change_on_the_service_branch(tmp_path):
+    """A table added to the service's models: the next revision, on the service's
+    branch and in its folder, holds that table and nothing of the backbone's."""
+    versions = tmp_path / "versions"
+    shutil.copytree(schema("grants").versions, versions)
+    extra = MetaData()
+    Table("rm_not_migrated", extra, Column("id", String(20), primary_key=True))
+    changed = migrate.Schema("grants", versions, (*schema("grants").metadatas, extra))
+    written = migrate.revision(changed, "add a table", f"sqlite:///{tmp_path / 'g.db'}")
+    assert written is not None and written.parent == versions
+    source = written.read_text()
+    assert "down_revision: str | Sequence[str] | None = '0001'" in source
+    assert "op.create_table('rm_not_migrated'" in source
+    assert "'events'" not in source and "'outbox'" not in source
+    assert written.name.startswith("0002_")

@@ -27,6 +27,7 @@ from shared import migrate
 from shared.db import Database
 from shared.tables import backbone, events
 from tests.conftest import BACKENDS, free_port
+from tools.migrations import schema
 
 pytestmark = pytest.mark.integration
 MEMBERS = ["member-a", "member-b", "member-c", "member-d"]
@@ -194,7 +195,7 @@ def test_without_a_kek_the_service_refuses_to_start(make_db_url, kafka_bootstrap
 async def test_plain_keys_from_before_wrapping_are_wrapped_at_start(
         make_db_url, kafka_bootstrap, tmp_path):
     url = make_db_url()
-    migrate.upgrade(url, "committee", "0002")  # the schema before wrapping
+    migrate.upgrade(url, schema("committee"), "0002")  # the schema before wrapping
     plain, nonce = AESGCM.generate_key(bit_length=256), os.urandom(12)
     sealed = [("person-old", nonce + AESGCM(plain).encrypt(
         nonce, b'{"name":"old","birth_year":1980}', b"person-old"))]
@@ -212,7 +213,7 @@ async def test_plain_keys_from_before_wrapping_are_wrapped_at_start(
                          log_path=tmp_path / "committee.log",
                          extra_env={"PERSONAL_DATA_KEK_FILE": str(kek_file)})
     with svc:
-        assert migrate.current(url, "committee") == "0004"
+        assert migrate.current(url) == "0004"
         assert plain not in raw_database(url)
         assert keys_that_open(person_keys_table(url), sealed) == []
         engine = create_engine(migrate.sync_url(url), poolclass=NullPool)

@@ -25,6 +25,7 @@ from shared.deadletter import DeadLetters
 from shared.projection import checksum, rebuild
 from shared.store import EventStore
 from shared.tables import backbone
+from shared.topics import prefixed
 from tests.conftest import BACKENDS
 from tests.integration.helpers import REPO, wait_until
 
@@ -71,7 +72,7 @@ def expert_work(reports: list[dict]) -> list[tuple[str, str]]:
 
 @BACKENDS
 async def test_2021_scoring_from_reports_to_signed_off_ranking(stack, kafka_bootstrap,
-                                                               make_db_url, monkeypatch):
+                                                               make_db_url):
     sub, sco = stack("submission", "scoring")
     reports = await feed_2021(sub, sco, kafka_bootstrap)
     work = expert_work(reports)
@@ -189,10 +190,11 @@ async def test_2021_scoring_from_reports_to_signed_off_ranking(stack, kafka_boot
     sco.stop()
 
     await _same_scores_from_same_inputs(sco.database_url)
-    monkeypatch.setenv("TOPIC_PREFIX", sco.prefix)
+    with prefixed(sco.prefix):  # that deployment's topics
+        projection = read_model.ScorecardProjection()
     live = Database(sco.database_url, backbone, read_model.metadata)
     fresh = Database(make_db_url(), backbone, read_model.metadata)
-    rebuilt, counts, _ = await rebuild(read_model.ScorecardProjection(), fresh,
+    rebuilt, counts, _ = await rebuild(projection, fresh,
                                        kafka_bootstrap, DeadLetters("rebuild", _refuse))
     assert counts["rm_scores"] == 47 * 6 and counts["rm_appeals"] == 1
     assert rebuilt == (await checksum(live, read_model.metadata))[0]

@@ -11,6 +11,7 @@ from shared.db import Database
 from shared.deadletter import DeadLetters, header
 from shared.projection import checksum, rebuild
 from shared.tables import backbone, events
+from shared.topics import prefixed
 from scenarios import y2021
 from tests.conftest import BACKENDS
 from tests.integration.helpers import read_topic, wait_until
@@ -120,7 +121,7 @@ async def _dlq(bootstrap, prefix, count):
 
 @BACKENDS
 async def test_2021_cycle_deadline_reopen_and_rebuild(deploy, kafka_bootstrap,
-                                                      make_db_url, monkeypatch):
+                                                      make_db_url):
     svc = deploy()
     send_http(svc.url, {"command_type": "OpenCycle", "year": 2021, "deadline": SOON})
     reports = y2021.reports()
@@ -156,10 +157,11 @@ async def test_2021_cycle_deadline_reopen_and_rebuild(deploy, kafka_bootstrap,
     svc.stop()  # SIGTERM: the live projection commits what it has and stops
 
     live = Database(svc.database_url, backbone, read_model.metadata)
-    monkeypatch.setenv("TOPIC_PREFIX", svc.prefix)
+    with prefixed(svc.prefix):  # that deployment's topics
+        projection = read_model.ReportStatusProjection()
     fresh = Database(make_db_url(), backbone, read_model.metadata)
     rebuilt_sum, rebuilt_counts, runner = await rebuild(
-        read_model.ReportStatusProjection(), fresh, kafka_bootstrap,
+        projection, fresh, kafka_bootstrap,
         DeadLetters("rebuild", _no_dead_letters))
     live_sum, live_counts = await checksum(live, read_model.metadata)
     assert rebuilt_counts == live_counts

@@ -213,9 +213,10 @@ async def wrap_plain_keys(service) -> None:
 
 # ---------------------------------------------------------------- command line
 
-def main(database_url: str | None = None, batch_size: int = 500) -> int:
+def main(schema, database_url: str, batch_size: int = 500) -> int:
     """`hyeopchi rotate-kek [--database-url URL] [--batch-size N]`: re-wrap every person
-    key under the active KEK of PERSONAL_DATA_KEK_FILE; prints the counts."""
+    key under the active KEK of PERSONAL_DATA_KEK_FILE; prints the counts. `schema` is
+    the committee's shared.migrate.Schema (the tools read it from the service's spec)."""
     from shared import migrate  # noqa: PLC0415
     from shared.db import Database  # noqa: PLC0415
 
@@ -223,10 +224,10 @@ def main(database_url: str | None = None, batch_size: int = 500) -> int:
     if batch_size < 1:
         print("rotate-kek: --batch-size must be at least 1", file=sys.stderr)
         return 2
-    url = database_url or migrate.service_database_url("committee")
+    url = database_url
     try:
         keks = load()
-        if migrate.current(url, "committee") not in migrate.heads("committee"):
+        if migrate.pending(url, schema):
             print("rotate-kek: the committee database is not at the latest schema: run "
                   "`hyeopchi migrate committee upgrade` (or start the service) first",
                   file=sys.stderr)

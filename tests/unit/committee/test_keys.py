@@ -270,6 +270,11 @@ def hyeopchi(*argv: str) -> int:
     return 0
 
 
+def committee_schema():
+    from tools.migrations import schema  # noqa: PLC0415
+    return schema("committee")
+
+
 class TestRotateKekCommand:
     """`hyeopchi rotate-kek` on a migrated SQLite database."""
 
@@ -277,7 +282,7 @@ class TestRotateKekCommand:
     def migrated(self, tmp_path):
         from shared import migrate  # noqa: PLC0415
         url = f"sqlite:///{tmp_path / 'committee.db'}"
-        migrate.upgrade(url, "committee")
+        migrate.upgrade(url, committee_schema())
         return url
 
     def kek_file(self, tmp_path, keks: Keks):
@@ -297,7 +302,7 @@ class TestRotateKekCommand:
         assert capsys.readouterr().out.strip() == (
             "rotate-kek: person keys under KEK 'b': 7 (7 re-wrapped from older KEKs, "
             "0 plain keys wrapped, in 2 batches)")
-        assert await asyncio.to_thread(keys.main, migrated) == 0
+        assert await asyncio.to_thread(keys.main, committee_schema(), migrated) == 0
         assert "7 (0 re-wrapped" in capsys.readouterr().out
         db = Database(migrated, personal.write_side)
         assert await opened(db, sealed["m-6"], ONLY_B) == person(6)
@@ -305,14 +310,14 @@ class TestRotateKekCommand:
 
     def test_without_a_kek_file_it_refuses(self, migrated, monkeypatch, capsys):
         monkeypatch.delenv("PERSONAL_DATA_KEK_FILE", raising=False)
-        assert keys.main(database_url=migrated) == 1
+        assert keys.main(committee_schema(), database_url=migrated) == 1
         assert "set PERSONAL_DATA_KEK_FILE" in capsys.readouterr().err
 
     def test_an_unmigrated_database_is_named(self, tmp_path, monkeypatch, capsys):
         monkeypatch.setenv("PERSONAL_DATA_KEK_FILE", self.kek_file(tmp_path, ONLY_A))
-        assert keys.main(database_url=f"sqlite:///{tmp_path / 'empty.db'}") == 1
+        assert keys.main(committee_schema(), database_url=f"sqlite:///{tmp_path / 'empty.db'}") == 1
         assert "hyeopchi migrate committee upgrade" in capsys.readouterr().err
 
     def test_a_batch_size_below_one_is_refused(self, migrated, capsys):
-        assert keys.main(database_url=migrated, batch_size=0) == 2
+        assert keys.main(committee_schema(), database_url=migrated, batch_size=0) == 2
         assert "--batch-size" in capsys.readouterr().err
