@@ -3,6 +3,7 @@ in-memory submission-id index: no database. A cycle walks from opening to closin
 with reports submitted, amended, withdrawn and reopened; refusals store nothing."""
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import typing
@@ -17,7 +18,7 @@ from services.submission.domain.errors import (DeadlinePassed, DuplicateSubmissi
                                                InvalidState, RuleBroken, SubmissionRefused,
                                                UnknownInstitution, WrongYear)
 from services.submission.domain.events import registry
-from services.submission.domain.rulebook import rulebook_dir
+from services.submission.domain.rulebook import RULEBOOK_DIR, load_rulebook
 from shared.application import Application, Repository
 from shared.auth import Forbidden, Principal
 from tests.support.memory import InMemoryEvents, run
@@ -132,18 +133,29 @@ async def test_a_city_system_registers_institutions(app, events):
     assert events.streams["institution-hq-1"][0].actor.kind == "system"
 
 
-async def test_a_rulebook_revision_replaces_the_rules(app, events, tmp_path, monkeypatch):
-    shipped = rulebook_dir() / "2021.json"
+async def test_a_rulebook_revision_replaces_the_rules(events, ids, clock, tmp_path):
+    shipped = RULEBOOK_DIR / "2021.json"
     shutil.copy(shipped, tmp_path / "2021.json")
     v2 = {**json.loads(shipped.read_text(encoding="utf-8")), "version": 2}
     (tmp_path / "2021-v2.json").write_text(json.dumps(v2, ensure_ascii=False),
                                            encoding="utf-8")
-    monkeypatch.setenv("RULEBOOK_DIR", str(tmp_path))
+    delivered = functools.partial(load_rulebook, directory=tmp_path)  # the operators'
+    app = Application(Repository(events, registry),
+                      handlers(ids, clock, rulebooks=delivered), POLICY)
     await _opened(app)
     await run(app, c.ReviseRulebook(year=2021, version=2, reason="개정"), OFFICE)
     assert events.types("cycle-2021")[-1] == "submission.RulebookRevised"
     with pytest.raises(WrongYear, match="2021-v3.json"):
         await run(app, c.ReviseRulebook(year=2021, version=3, reason="없는 판"), OFFICE)
+
+
+def test_the_rulebook_folder_comes_from_the_settings(tmp_path, monkeypatch):
+    from services.submission import __main__ as submission  # noqa: PLC0415
+    monkeypatch.setenv("RULEBOOK_DIR", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="2021.json"):
+        submission.rulebooks()(2021, 1)                  # nothing delivered there yet
+    monkeypatch.delenv("RULEBOOK_DIR")
+    assert submission.rulebooks()(2021, 1).year == 2021  # the shipped ones
 
 
 async def test_refusals_name_their_rule_and_store_nothing(app, events, ids, clock):

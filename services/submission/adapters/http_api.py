@@ -17,12 +17,12 @@ from . import read_model as rm
 from .access import POLICY
 
 
-def build_api(service, application) -> FastAPI:
+def build_api(service, application, rulebooks=load_rulebook) -> FastAPI:
     app = service_api("hyeopchi submission service (협치이행 결과보고서)")
     install_problem_handlers(app)
     app.include_router(command_router(service.db, application, WRITES,
                                       (SubmissionRefused,)))
-    app.include_router(_reads(service))
+    app.include_router(_reads(service, rulebooks))
     return app
 
 
@@ -35,7 +35,7 @@ WRITES = [("/cycles", c.OpenCycle), ("/cycles/deadline", c.SetDeadline),
           ("/reports/reopenings", c.ReopenReport)]
 
 
-def _reads(service) -> APIRouter:
+def _reads(service, rulebooks) -> APIRouter:
     router = APIRouter(tags=["read model"], dependencies=[Depends(read_guard(POLICY))])
 
     async def statuses(year: int, institution_id: str | None = None) -> list[dict]:
@@ -73,7 +73,7 @@ def _reads(service) -> APIRouter:
     @router.get("/rulebooks/{year}")
     async def rulebook(year: int) -> dict:
         try:
-            return load_rulebook(year).model_dump(mode="json")
+            return rulebooks(year, 1).model_dump(mode="json")
         except FileNotFoundError as missing:
             raise Problem(str(missing)) from missing
     return router

@@ -17,10 +17,12 @@ from ..domain.cycle import Cycle, cycle_stream
 from ..domain.errors import DuplicateSubmission, UnknownInstitution, WrongYear
 from ..domain.institution import Institution, institution_stream
 from ..domain.report import Report, report_stream
-from ..domain.rulebook import load_rulebook
+from ..domain.rulebook import Rulebook, load_rulebook
 from . import commands as c
 
 Clock = Callable[[], datetime]
+# The rulebook of (year, version): files the operators deliver as data.
+Rulebooks = Callable[[int, int], Rulebook]
 
 
 class UsedSubmission(Protocol):
@@ -61,13 +63,15 @@ async def _unused(ids: SubmissionIds, uow: UnitOfWork, submission_id: str) -> No
             f"{used.institution_id} for {used.year}")
 
 
-async def open_cycle(cmd: c.OpenCycle, uow: UnitOfWork) -> None:
-    try:
-        rulebook = load_rulebook(cmd.year)
-    except FileNotFoundError as missing:
-        raise WrongYear(str(missing)) from missing
-    cycle = await uow.get(Cycle, cycle_stream(cmd.year))
-    uow.record(cycle, cycle.open(cmd.year, rulebook, cmd.deadline))
+def open_cycle(rulebooks: Rulebooks) -> Handler:
+    async def handle(cmd: c.OpenCycle, uow: UnitOfWork) -> None:
+        try:
+            rulebook = rulebooks(cmd.year, 1)
+        except FileNotFoundError as missing:
+            raise WrongYear(str(missing)) from missing
+        cycle = await uow.get(Cycle, cycle_stream(cmd.year))
+        uow.record(cycle, cycle.open(cmd.year, rulebook, cmd.deadline))
+    return handle
 
 
 async def set_deadline(cmd: c.SetDeadline, uow: UnitOfWork) -> None:
@@ -75,13 +79,15 @@ async def set_deadline(cmd: c.SetDeadline, uow: UnitOfWork) -> None:
     uow.record(cycle, cycle.set_deadline(cmd.deadline, cmd.reason))
 
 
-async def revise_rulebook(cmd: c.ReviseRulebook, uow: UnitOfWork) -> None:
-    cycle = await _cycle(uow, cmd.year)
-    try:
-        rulebook = load_rulebook(cmd.year, cmd.version)
-    except (FileNotFoundError, ValueError) as missing:
-        raise WrongYear(str(missing)) from missing
-    uow.record(cycle, cycle.revise_rulebook(rulebook, cmd.reason))
+def revise_rulebook(rulebooks: Rulebooks) -> Handler:
+    async def handle(cmd: c.ReviseRulebook, uow: UnitOfWork) -> None:
+        cycle = await _cycle(uow, cmd.year)
+        try:
+            rulebook = rulebooks(cmd.year, cmd.version)
+        except (FileNotFoundError, ValueError) as missing:
+            raise WrongYear(str(missing)) from missing
+        uow.record(cycle, cycle.revise_rulebook(rulebook, cmd.reason))
+    return handle
 
 
 async def close_cycle(cmd: c.CloseCycle, uow: UnitOfWork) -> None:
@@ -140,11 +146,12 @@ def reopen_report(clock: Clock) -> Handler:
     return handle
 
 
-def handlers(ids: SubmissionIds, clock: Clock = utcnow) -> dict[str, Handler]:
+def handlers(ids: SubmissionIds, clock: Clock = utcnow, *,
+             rulebooks: Rulebooks = load_rulebook) -> dict[str, Handler]:
     """The handler table: command type → handler."""
     return {
-        "OpenCycle": open_cycle, "SetDeadline": set_deadline,
-        "ReviseRulebook": revise_rulebook, "CloseCycle": close_cycle,
+        "OpenCycle": open_cycle(rulebooks), "SetDeadline": set_deadline,
+        "ReviseRulebook": revise_rulebook(rulebooks), "CloseCycle": close_cycle,
         "RegisterInstitution": register_institution,
         "SetFieldOfficeTreatment": set_field_office_treatment,
         "SubmitReport": submit_report(ids, clock), "AmendReport": amend_report(ids, clock),

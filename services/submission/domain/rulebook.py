@@ -6,7 +6,6 @@ records the whole rulebook it was opened with: every later decision names it.
 from __future__ import annotations
 
 import json
-import os
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -66,16 +65,11 @@ class Rulebook(BaseModel):
         return [i.id for i in self.indicators]
 
 
-def rulebook_dir() -> Path:
-    """Where rulebooks are read: RULEBOOK_DIR (operators deliver rules as data) or
-    the rulebooks shipped with the service."""
-    return Path(os.environ.get("RULEBOOK_DIR") or RULEBOOK_DIR)
-
-
-def load_rulebook(year: int, version: int = 1) -> Rulebook:
-    """`<year>.json` is version 1; a revision n is `<year>-v<n>.json`."""
+def load_rulebook(year: int, version: int = 1, directory: Path = RULEBOOK_DIR) -> Rulebook:
+    """`<year>.json` is version 1; a revision n is `<year>-v<n>.json`. `directory`:
+    the shipped rulebooks, or the operators' (the service's RULEBOOK_DIR setting)."""
     name = f"{year}.json" if version == 1 else f"{year}-v{version}.json"
-    path = rulebook_dir() / name
+    path = directory / name
     if not path.exists():
         raise FileNotFoundError(f"no rulebook for {year} version {version} "
                                 f"(looked for {path.name})")
