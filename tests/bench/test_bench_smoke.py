@@ -13,6 +13,9 @@ KEYS = ["replay.events", "replay.events_per_s", "replay.raw_consume_events_per_s
         "store.sqlite.events_per_s", "store.sqlite.batched_events_per_s",
         "store.sqlite.eventsourcing_events_per_s", "store.postgres.events_per_s",
         "store.postgres.batched_events_per_s", "store.postgres.eventsourcing_events_per_s",
+        "store.sqlite.raw_driver_events_per_s", "store.sqlite.raw_driver_batched_events_per_s",
+        "store.postgres.raw_driver_events_per_s",
+        "store.postgres.raw_driver_batched_events_per_s",
         "rss_mb.scoring", "rss_mb.audit", "rss_mb.replay"]
 
 
@@ -35,3 +38,7 @@ def test_a_quick_run_writes_every_figure(kafka_bootstrap, postgres_admin_url, tm
     assert (tmp_path / "latest.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert set(result["targets"]) and all(isinstance(v, bool)
                                           for v in result["targets"].values())
+    for backend in ("sqlite", "postgres"):  # each side's durability, from its connection
+        detail = result["store"][backend]["detail"]
+        assert {side: detail[side]["durability"] for side in detail} == {
+            side: detail["ours"]["durability"] for side in detail}, detail
