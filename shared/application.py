@@ -25,10 +25,10 @@ from sqlalchemy.exc import IntegrityError
 
 from .aggregate import Aggregate
 from .auth import Policy, Principal, acting
-from .envelope import Actor, Envelope
+from .envelope import GENESIS_HASH, Actor, Envelope
 from .registry import DomainEvent, EventRegistry
 from .retry import CONFLICT
-from .store import ConcurrencyError, Metadata
+from .store import ConcurrencyError, Metadata, StreamAppend
 
 A = TypeVar("A", bound=Aggregate)
 Handler = Callable[[Any, "UnitOfWork"], Awaitable[None]]
@@ -43,7 +43,11 @@ class Events(Protocol):
     async def read_stream(self, conn: Any, stream_id: str) -> Sequence[Envelope]: ...
 
     async def append(self, conn: Any, stream_id: str, expected_version: int,
-                     events: Sequence[DomainEvent], meta: Metadata) -> list[Envelope]: ...
+                     events: Sequence[DomainEvent], meta: Metadata,
+                     expected_head: str | None = None) -> list[Envelope]: ...
+
+    async def append_streams(self, conn: Any, appends: Sequence[StreamAppend],
+                             meta: Metadata) -> list[Envelope]: ...
 
 
 @dataclass
@@ -55,21 +59,28 @@ class Repository:
     registry: EventRegistry
 
     async def history(self, conn: Any, stream_id: str) -> list[DomainEvent]:
-        return [self.registry.decode(e.event_type, e.schema_version, e.payload)
-                for e in await self.events.read_stream(conn, stream_id)]
+        return (await self.load(conn, stream_id))[0]
+
+    async def load(self, conn: Any, stream_id: str) -> tuple[list[DomainEvent], str]:
+        """The stream's events, decoded, and its head: the last event's hash
+        (GENESIS_HASH for an empty stream), which an append then need not read."""
+        stored = await self.events.read_stream(conn, stream_id)
+        return ([self.registry.decode(e.event_type, e.schema_version, e.payload)
+                 for e in stored], stored[-1].hash if stored else GENESIS_HASH)
 
 
 @dataclass
 class _Stream:
     kind: type[Aggregate]
     loaded: list[DomainEvent]     # as stored when first asked for
+    head: str | None              # the hash of the last of them; None: not read
     pending: list[DomainEvent] = field(default_factory=list)
 
 
 class UnitOfWork:
     """The changes of one transaction. `get` loads an aggregate (once per stream,
     then folded with what was recorded since); `record` keeps new events; `commit`
-    appends them, stream by stream, in the order first touched."""
+    appends them together (one insert), streams in the order first touched."""
 
     def __init__(self, conn: Any, repository: Repository, principal: Principal,
                  correlation_id: str, causation_id: str | None = None):
@@ -85,7 +96,7 @@ class UnitOfWork:
     async def get(self, kind: type[A], stream_id: str) -> A:
         found = self._streams.get(stream_id)
         if found is None:
-            found = _Stream(kind, await self.repository.history(self.conn, stream_id))
+            found = _Stream(kind, *await self.repository.load(self.conn, stream_id))
             self._streams[stream_id] = found
         return kind(stream_id, [*found.loaded, *found.pending])
 
@@ -102,7 +113,7 @@ class UnitOfWork:
             return
         stream = self._streams.get(aggregate.stream_id)
         if stream is None:  # an aggregate made without `get`: a stream new to the store
-            stream = self._streams[aggregate.stream_id] = _Stream(type(aggregate), [])
+            stream = self._streams[aggregate.stream_id] = _Stream(type(aggregate), [], None)
         if aggregate.version != len(stream.loaded) + len(stream.pending):
             raise RuntimeError(f"stream {aggregate.stream_id!r}: events recorded against "
                                "a stale copy of the aggregate")
@@ -114,16 +125,21 @@ class UnitOfWork:
 
     async def flush(self) -> list[Envelope]:
         """Append what is recorded so far, inside the transaction, so that what
-        follows can name those events' ids (a score names its inputs)."""
+        follows can name those events' ids (a score names its inputs). Every
+        stream's events go in one append, each with the head it was loaded at."""
+        touched = [(stream_id, s) for stream_id, s in self._streams.items() if s.pending]
+        if not touched:
+            return []
         meta = Metadata(actor=self.actor, correlation_id=self.correlation_id,
                         causation_id=self.causation_id)
-        appended: list[Envelope] = []
-        for stream_id, stream in self._streams.items():
-            if stream.pending:
-                appended += await self.repository.events.append(
-                    self.conn, stream_id, len(stream.loaded), stream.pending, meta)
-                stream.loaded += stream.pending
-                stream.pending = []
+        appended = await self.repository.events.append_streams(self.conn, [
+            StreamAppend(stream_id, len(s.loaded), s.pending, s.head)
+            for stream_id, s in touched], meta)
+        heads = {e.stream_id: e.hash for e in appended}
+        for stream_id, stream in touched:
+            stream.loaded += stream.pending
+            stream.pending = []
+            stream.head = heads[stream_id]
         self._flushed += appended
         return appended
 

@@ -1,6 +1,8 @@
 """One database per service: SQLite file by default, PostgreSQL via DATABASE_URL."""
 from __future__ import annotations
 
+import asyncio
+import weakref
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
@@ -9,6 +11,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
+OUTBOX_QUEUED = "hyeopchi.outbox_queued"
+
+
+def queued_outbox(conn: AsyncConnection) -> None:
+    """Say that this transaction queued outbox rows: the relay wakes once it commits."""
+    conn.info[OUTBOX_QUEUED] = True
 
 
 def async_url(url: str) -> str:
@@ -35,6 +43,9 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(self.url, echo=echo, **options)
         if self.is_sqlite:
             _sqlite_pragmas(self.engine)
+        # Set when a transaction that queued outbox rows commits: the relay wakes on
+        # it instead of polling (shared/outbox.py); `queued_outbox` marks such a one.
+        self._outbox_watchers: weakref.WeakSet[asyncio.Event] = weakref.WeakSet()
 
     async def create_tables(self) -> None:
         async with self.engine.begin() as conn:
@@ -44,7 +55,22 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
         async with self.engine.begin() as conn:
+            # The info dict lives with the pooled connection: a rolled-back transaction
+            # may have left the mark. Read only while the connection is sound: touching
+            # a broken one would hide the real error behind PendingRollbackError.
+            conn.info.pop(OUTBOX_QUEUED, None)
             yield conn
+            queued = conn.info.pop(OUTBOX_QUEUED, False)
+        if queued:
+            for watcher in self._outbox_watchers:
+                watcher.set()
+
+    def watch_outbox(self) -> asyncio.Event:
+        """An event set each time a transaction that queued outbox rows commits
+        (made in the caller's loop; forgotten with it)."""
+        watcher = asyncio.Event()
+        self._outbox_watchers.add(watcher)
+        return watcher
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncConnection]:

@@ -8,8 +8,9 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 GENESIS_HASH = "0" * 64
@@ -51,6 +52,7 @@ class Envelope(BaseModel):
         return value.astimezone(timezone.utc)
 
     def to_json(self) -> str:
+        """The canonical JSON of the whole envelope: what the store holds as `body`."""
         return canonical_json(self.model_dump(mode="json"))
 
     @classmethod
@@ -66,8 +68,68 @@ class Envelope(BaseModel):
 
 
 def canonical_json(value: Any) -> str:
-    """Deterministic JSON: sorted keys, no spaces, UTF-8 kept (what gets hashed)."""
+    """Deterministic JSON: sorted keys, no spaces, UTF-8 kept (what gets hashed).
+
+    Exactly `json.dumps(value, sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False)`, rendered by orjson where that is provably the same text."""
+    fast = _orjson(value)
+    return fast.decode() if fast is not None else _stdlib(value)
+
+
+def canonical_bytes(value: Any) -> bytes:
+    """`canonical_json(value).encode()`, byte for byte; text that is not valid Unicode
+    (a lone surrogate) is refused with UnencodableText."""
+    fast = _orjson(value)
+    if fast is not None:
+        return fast
+    try:
+        return _stdlib(value).encode()
+    except UnicodeEncodeError as error:
+        raise UnencodableText("text contains an unpaired surrogate (not valid Unicode)"
+                              ) from error
+
+
+def _stdlib(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _orjson(value: Any) -> bytes | None:
+    """orjson's sorted-keys rendering, or None where it could differ from `_stdlib`'s.
+
+    They agree on str keys, strings (the same escapes; keys sorted by code point),
+    bools, None and ints; orjson refuses ints beyond 64 bits, non-str keys and lone
+    surrogates (an error here: the stdlib then renders or refuses them as before).
+    Floats differ in places (1e-07 against 1e-7; NaN and Infinity against null), so
+    a float is left to orjson only when it renders as `repr` does. Any other type,
+    subclasses included, goes to the stdlib."""
+    try:
+        if not _plain(value):
+            return None
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except (orjson.JSONEncodeError, RecursionError):
+        return None
+
+
+_SCALARS = frozenset((str, int, bool, type(None)))  # exact types, no subclasses
+
+
+def _plain(value: Any) -> bool:
+    kind = type(value)
+    if kind in _SCALARS:
+        return True
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str or (type(item) not in _SCALARS and not _plain(item)):
+                return False
+        return True
+    if kind is list:
+        for item in value:
+            if type(item) not in _SCALARS and not _plain(item):
+                return False
+        return True
+    if kind is float:
+        return orjson.dumps(value) == repr(value).encode()
+    return False
 
 
 class UnencodableText(ValueError):
@@ -75,18 +137,40 @@ class UnencodableText(ValueError):
 
 
 def chain_hash(fields: dict[str, Any]) -> str:
-    try:
-        data = canonical_json(fields).encode()
-    except UnicodeEncodeError as error:
-        raise UnencodableText("text contains an unpaired surrogate (not valid Unicode)"
-                              ) from error
-    return hashlib.sha256(data).hexdigest()
+    return hashlib.sha256(canonical_bytes(fields)).hexdigest()
+
+
+class Sealed(NamedTuple):
+    """A sealed envelope and its canonical JSON: the body stored and published."""
+
+    envelope: Envelope
+    body: bytes
 
 
 def seal(fields: dict[str, Any]) -> Envelope:
     """Build an envelope from all fields but `hash`, computing the hash over them."""
+    return seal_record(fields).envelope
+
+
+# The member after `"hash"` in sorted order. A quote inside a string is escaped, and
+# a string's closing quote is followed by `,` `:` `}` or `]`, so these bytes only ever
+# start an `occurred_at` key; before the top-level one come four strings and `actor`
+# (keys id, kind, role), so the first occurrence is the top-level member.
+_AFTER_HASH = b',"occurred_at":"'
+
+
+def seal_record(fields: dict[str, Any]) -> Sealed:
+    """`seal`, with the body: validated once, dumped once. The hash covers the
+    canonical JSON without `hash`; the body is that JSON with `"hash":"…"` put in its
+    sorted place (right after `event_type`), exactly `envelope.to_json()`."""
     unsealed = Envelope.model_validate({**fields, "hash": GENESIS_HASH})
-    return unsealed.model_copy(update={"hash": unsealed.computed_hash()})
+    content = unsealed.model_dump(mode="json")
+    del content["hash"]
+    hashed = canonical_bytes(content)
+    digest = hashlib.sha256(hashed).hexdigest()
+    at = hashed.index(_AFTER_HASH)
+    body = b"".join((hashed[:at], b',"hash":"', digest.encode(), b'"', hashed[at:]))
+    return Sealed(unsealed.model_copy(update={"hash": digest}), body)
 
 
 _HASH_MEMBER = b',"hash":"'

@@ -21,8 +21,12 @@ log = structlog.get_logger("outbox")
 
 
 class OutboxRelay:
+    """Publishes what this process commits as soon as it commits (the database's
+    `watch_outbox` wakes it); `idle_sleep` bounds the wait for rows another
+    process queued in the same database (a second replica, an operator's tool)."""
+
     def __init__(self, db: Database, bootstrap: str, service: str,
-                 batch_size: int = 500, idle_sleep: float = 0.05):
+                 batch_size: int = 500, idle_sleep: float = 0.5):
         self.db, self.service, self.bootstrap = db, service, bootstrap
         self.batch_size, self.idle_sleep = batch_size, idle_sleep
         self.producer = reliable_producer(bootstrap, f"{service}-relay")
@@ -89,10 +93,12 @@ class OutboxRelay:
         return total
 
     async def run(self, stop: asyncio.Event) -> None:
+        woken = self.db.watch_outbox()
         while not stop.is_set():
             try:
+                woken.clear()  # before reading: a commit from now on wakes the wait
                 if not await self.publish_pending():
-                    await _wait(stop, self.idle_sleep)
+                    await _wait_any((stop, woken), self.idle_sleep)
             except Exception as error:  # broker or DB away: keep the rows, retry
                 log.warning("relay_retry", error=type(error).__name__, detail=str(error)[:200])
                 await _wait(stop, 1.0)
@@ -105,7 +111,14 @@ def _headers(row) -> list[tuple[str, bytes]]:
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    await _wait_any((stop,), seconds)
+
+
+async def _wait_any(signals: tuple[asyncio.Event, ...], seconds: float) -> None:
+    """Until one of `signals` is set or `seconds` pass."""
+    waits = [asyncio.ensure_future(s.wait()) for s in signals]
     try:
-        await asyncio.wait_for(stop.wait(), seconds)
-    except TimeoutError:
-        pass
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()

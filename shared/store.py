@@ -1,19 +1,25 @@
 """Event store: append with an expected version, read a stream, read everything.
 
 Appending also queues each event in the outbox, in the same transaction, so an
-event is stored if and only if it will be published.
+event is stored if and only if it will be published. Each event is sealed once: the
+body stored (and published by the relay) is the very canonical JSON that was hashed.
+A writer that loaded the stream passes its head and the head is not read again; the
+unique (stream_id, stream_version) still refuses a writer whose head went stale.
 """
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .envelope import GENESIS_HASH, Actor, ChainVerifier, Envelope, UnencodableText, seal
+from .db import queued_outbox
+from .envelope import (GENESIS_HASH, Actor, ChainVerifier, Envelope, Sealed,
+                       UnencodableText, seal_record)
 from .ids import new_id, utcnow
 from .registry import DomainEvent
 from .tables import events, outbox
@@ -25,9 +31,14 @@ class ConcurrencyError(Exception):
 
     retryable = True
 
-    def __init__(self, stream_id: str, expected: int, actual: int | None):
+    def __init__(self, stream_id: str, expected: int, actual: int | None,
+                 others: Sequence[tuple[str, int]] = ()):
         got = "another writer got there first" if actual is None else f"it is at {actual}"
-        super().__init__(f"stream {stream_id!r}: expected version {expected}, {got}")
+        where = f"stream {stream_id!r}: expected version {expected}"
+        if others:  # one insert for several streams: any of them may have moved
+            where = "one of " + ", ".join(f"stream {s!r} (expected version {v})"
+                                          for s, v in [(stream_id, expected), *others])
+        super().__init__(f"{where}, {got}")
         self.stream_id, self.expected, self.actual = stream_id, expected, actual
 
 
@@ -53,36 +64,69 @@ class Metadata(BaseModel):
     occurred_at: datetime | None = None
 
 
+class StreamAppend(NamedTuple):
+    """New events for one stream, with the version the writer saw and, when it knows
+    it, the hash of the event at that version (GENESIS_HASH at version 0)."""
+
+    stream_id: str
+    expected_version: int
+    events: Sequence[DomainEvent]
+    expected_head: str | None = None
+
+
 class EventStore:
     def __init__(self, source: str, topic: str):
         self.source = source  # the service that records the events
         self.topic = topic    # where its relay publishes them
 
     async def append(self, conn: AsyncConnection, stream_id: str, expected_version: int,
-                     new_events: Sequence[DomainEvent], meta: Metadata) -> list[Envelope]:
-        version, head = await self._head(conn, stream_id)
-        if version != expected_version:
-            raise ConcurrencyError(stream_id, expected_version, version)
-        sealed = self._seal(stream_id, version, head, new_events, meta)
-        rows = [_row(e) for e in sealed]
-        for e, row in zip(sealed, rows):
-            _storable(e, row["body"])
+                     new_events: Sequence[DomainEvent], meta: Metadata,
+                     expected_head: str | None = None) -> list[Envelope]:
+        """Append to one stream; `expected_head` (the hash at `expected_version`, as
+        loaded) spares reading the stream's head first."""
+        return await self.append_streams(
+            conn, [StreamAppend(stream_id, expected_version, new_events, expected_head)],
+            meta)
+
+    async def append_streams(self, conn: AsyncConnection, appends: Sequence[StreamAppend],
+                             meta: Metadata) -> list[Envelope]:
+        """Append to several streams together: one insert of every event, one of every
+        outbox row. A stream whose head the caller knows is not read; the unique
+        (stream_id, stream_version) is the guard either way: a writer that got there
+        first makes the insert fail, and this raises ConcurrencyError."""
+        records: list[Sealed] = []
+        for stream_id, expected, new_events, head in appends:
+            if not new_events:
+                continue
+            if head is None:
+                version, head = await self._head(conn, stream_id)
+                if version != expected:
+                    raise ConcurrencyError(stream_id, expected, version)
+            records += self._seal(stream_id, expected, head, new_events, meta)
+        if not records:
+            return []
+        rows = []
+        for record in records:
+            _storable(record.envelope, record.body)
+            rows.append(_row(record))
         try:
             await conn.execute(insert(events), rows)
         except IntegrityError as race:
-            raise ConcurrencyError(stream_id, expected_version, None) from race
+            moved = [(a.stream_id, a.expected_version) for a in appends if a.events]
+            raise ConcurrencyError(*moved[0], None, moved[1:]) from race
         trace = current_trace_context()
         await conn.execute(insert(outbox), [
-            {"event_id": e.event_id, "topic": self.topic, "trace_context": trace}
-            for e in sealed])
-        return sealed
+            {"event_id": r.envelope.event_id, "topic": self.topic, "trace_context": trace}
+            for r in records])
+        queued_outbox(conn)  # the relay wakes when this transaction commits
+        return [r.envelope for r in records]
 
     def _seal(self, stream_id: str, version: int, head: str,
-              new_events: Sequence[DomainEvent], meta: Metadata) -> list[Envelope]:
+              new_events: Sequence[DomainEvent], meta: Metadata) -> list[Sealed]:
         now = utcnow()
         sealed = []
         for offset, event in enumerate(new_events, start=1):
-            envelope = seal({
+            record = seal_record({
                 "event_id": new_id(), "event_type": event.event_type,
                 "schema_version": event.version, "stream_id": stream_id,
                 "stream_version": version + offset,
@@ -91,8 +135,8 @@ class EventStore:
                 "correlation_id": meta.correlation_id, "source": self.source,
                 "payload": event.model_dump(mode="json"), "prev_hash": head,
             })
-            head = envelope.hash
-            sealed.append(envelope)
+            head = record.envelope.hash
+            sealed.append(record)
         return sealed
 
     @staticmethod
@@ -160,10 +204,10 @@ async def verify_database(url: str) -> tuple[bool, str]:
         await db.dispose()
 
 
-def _storable(e: Envelope, body: str) -> None:
+def _storable(e: Envelope, body: bytes) -> None:
     """Every reader can take it: small enough for the broker, and no NUL character
     (PostgreSQL text holds none, so a read model could never store it)."""
-    size = len(body.encode())
+    size = len(body)
     if size > MAX_EVENT_BYTES:
         raise EventTooLarge(f"{e.event_type} would be {size:,} bytes; an event is at most "
                             f"{MAX_EVENT_BYTES:,}: send fewer or shorter texts")
@@ -183,10 +227,13 @@ def _has_nul(value) -> bool:
     return False
 
 
-def _row(e: Envelope) -> dict:
+def _row(record: Sealed) -> dict:
+    """The stored row; its body is the sealed bytes, the ones the hash covers."""
+    e = record.envelope
     return {"event_id": e.event_id, "stream_id": e.stream_id,
             "stream_version": e.stream_version, "event_type": e.event_type,
-            "schema_version": e.schema_version, "body": e.to_json(), "hash": e.hash}
+            "schema_version": e.schema_version, "body": record.body.decode(),
+            "hash": e.hash}
 
 
-__all__ = ["ConcurrencyError", "EventStore", "Metadata"]
+__all__ = ["ConcurrencyError", "EventStore", "Metadata", "StreamAppend"]

@@ -381,3 +381,40 @@ async def test_a_handler_bug_is_parked_not_mistaken_for_an_outage(make_db_url, m
     async with db.reading() as conn:
         assert await conn.scalar(select(func.count()).select_from(inbox)) == 0
     await db.dispose()
+
+
+@BACKENDS
+async def test_the_relay_wakes_when_an_append_commits(make_db_url, kafka_bootstrap,
+                                                      make_topic):
+    """With polling pushed out to a minute, what a transaction queues is published at
+    its commit; a rolled-back transaction wakes nothing (there is nothing to send)."""
+    db = Database(make_db_url(), backbone)
+    await db.create_tables()
+    store = EventStore("ledger", make_topic())
+    relay = OutboxRelay(db, kafka_bootstrap, "ledger", idle_sleep=60)
+    stop = asyncio.Event()
+    await relay.start()
+    running = asyncio.create_task(relay.run(stop))
+    try:
+        await asyncio.sleep(1)                    # the relay found nothing and waits
+        assert relay.published == 0
+        with pytest.raises(RuntimeError):
+            async with db.transaction() as conn:
+                await store.append(conn, "acct-1", 0, [
+                    ledger.Deposited(amount=1, currency="KRW")], META)
+                raise RuntimeError("rolled back")
+        async with db.transaction() as conn:
+            await store.append(conn, "acct-1", 0, [
+                ledger.Deposited(amount=5, currency="KRW")], META)
+        for _ in range(200):                      # well inside the minute of polling
+            if relay.published:
+                break
+            await asyncio.sleep(0.05)
+        assert relay.published == 1
+    finally:
+        stop.set()
+        await running
+        await relay.stop()
+        await db.dispose()
+    records = await read_topic(kafka_bootstrap, store.topic)
+    assert [json.loads(r.value)["payload"]["amount"] for r in records] == [5]

@@ -14,8 +14,7 @@ from typing import Any
 from shared.application import Application, UnitOfWork
 from shared.auth import Principal
 from shared.envelope import GENESIS_HASH, Envelope
-from shared.registry import DomainEvent
-from shared.store import ConcurrencyError, EventStore, Metadata
+from shared.store import ConcurrencyError, EventStore, Metadata, StreamAppend
 
 
 class InMemoryEvents(EventStore):
@@ -28,15 +27,25 @@ class InMemoryEvents(EventStore):
     async def read_stream(self, conn: Any, stream_id: str) -> list[Envelope]:
         return list(self.streams.get(stream_id, []))
 
-    async def append(self, conn: Any, stream_id: str, expected_version: int,
-                     new_events: Sequence[DomainEvent], meta: Metadata) -> list[Envelope]:
-        stored = self.streams.setdefault(stream_id, [])
-        if len(stored) != expected_version:
-            raise ConcurrencyError(stream_id, expected_version, len(stored))
-        head = stored[-1].hash if stored else GENESIS_HASH
-        sealed = self._seal(stream_id, len(stored), head, new_events, meta)
-        stored.extend(sealed)
-        return sealed
+    async def append_streams(self, conn: Any, appends: Sequence[StreamAppend],
+                             meta: Metadata) -> list[Envelope]:
+        """All or nothing, like the SQL store's one insert: every stream is checked
+        (version, and the head when the caller knows it) before any is extended."""
+        sealed: dict[str, list[Envelope]] = {}
+        for stream_id, expected_version, new_events, expected_head in appends:
+            if not new_events:
+                continue
+            stored = self.streams.get(stream_id, [])
+            head = stored[-1].hash if stored else GENESIS_HASH
+            if len(stored) != expected_version:
+                raise ConcurrencyError(stream_id, expected_version, len(stored))
+            if expected_head is not None and expected_head != head:
+                raise ConcurrencyError(stream_id, expected_version, None)
+            sealed[stream_id] = [r.envelope for r in self._seal(
+                stream_id, len(stored), head, new_events, meta)]
+        for stream_id, envelopes in sealed.items():
+            self.streams.setdefault(stream_id, []).extend(envelopes)
+        return [e for envelopes in sealed.values() for e in envelopes]
 
     def types(self, stream_id: str) -> list[str]:
         return [e.event_type for e in self.streams.get(stream_id, [])]
