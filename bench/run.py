@@ -27,12 +27,14 @@ RESULTS = REPO / "bench" / "results"
 KAFKA_SH = REPO / "deploy" / "kafka" / "kafka.sh"
 PG_SH = REPO / "deploy" / "postgres" / "pg.sh"
 
+LATENCY_TARGET_RATE = 200.0  # events/s: the rate the p99 target is stated at
+BELOW_CAPACITY = 0.5  # the latency run's rate, as a share of the pipeline's capacity
 TARGETS = {  # for the benchmark, not for the timed tests
     "replay.events_per_s": ">= 50,000",
     "replay.vs_raw_consume": ">= 0.5",
     "replay.growth_ratio": "<= 11",
     "pipeline.events_per_s": ">= 5,000",
-    "latency_ms.p99": "<= 50 at 200 events/s",
+    "latency_ms.p99": "<= 50 at 200 events/s (measured at min(200, 0.5 x capacity))",
     "store.*.vs_eventsourcing": ">= 1.2 (single and batched, equal durability)",
     "store.*.vs_raw_driver": ">= 0.7 (single and batched)",
     "rss_mb.*": "<= 200",
@@ -77,12 +79,21 @@ def generate(bootstrap: str, prefix: str, events: int) -> dict:
 def replay(bootstrap: str, prefixes: list[str], workdir: Path,
            profile: Path | None = None) -> dict:
     """The auditors' replay of each deployment, one process: every projection from
-    offset 0 into a fresh database, hash chains checked."""
+    offset 0 into a fresh database, hash chains checked. Every projection must have
+    applied events and written rows: one that replayed an empty or missing topic
+    would make the figure flatter than the services' real work."""
     args = ["replay", bootstrap, str(workdir), *prefixes]
     result = _worker(args + (["--profile", str(profile)] if profile else []))
     for prefix in prefixes:
-        log(f"  replay of {prefix}: {result[prefix]['seconds']:.1f} s "
-            f"({result[prefix]['cpu_seconds']:.1f} CPU s)")
+        r = result[prefix]
+        log(f"  replay of {prefix}: {r['seconds']:.1f} s ({r['cpu_seconds']:.1f} CPU s); "
+            + ", ".join(f"{name} {applied:,} applied, {r['rows'].get(name, 0):,} rows"
+                        for name, applied in r["applied"].items()))
+        idle = sorted(name for name, applied in r["applied"].items()
+                      if not applied or not r["rows"].get(name))
+        if idle:
+            raise RuntimeError(f"replay of {prefix}: {', '.join(idle)} applied no events "
+                               f"or wrote no rows ({r.get('skipped') or 'empty topics'})")
     log(f"  replay process peak RSS {result['rss_mb']:.0f} MB")
     return result
 
@@ -129,7 +140,13 @@ def consumer_perf(bootstrap: str, topics: dict[str, int], together: bool = False
 
 def pipeline_and_latency(bootstrap: str, workdir: Path, burst: int, rate: float,
                          seconds: float, services: tuple[str, ...]) -> dict:
-    """Saturation burst, then a fixed-rate run, on one stack; peak RSS of each service."""
+    """Saturation burst (the pipeline's capacity), then a fixed-rate run below that
+    capacity, on one stack; peak RSS of each service.
+
+    The fixed rate is min(`rate`, BELOW_CAPACITY x capacity): above capacity a queue
+    builds and the percentiles measure its age, not the path. The rate used, the
+    capacity and whether the rate is the target's 200/s are recorded with the
+    percentiles; the p99 target holds only at 200/s (judge)."""
     from .pipeline import Stack, TimelineWatcher, latency, saturation
     stack = Stack(bootstrap, workdir, free_port, services)
     log(f"starting services {', '.join(stack.procs)} (prefix {stack.prefix})")
@@ -140,12 +157,24 @@ def pipeline_and_latency(bootstrap: str, workdir: Path, burst: int, rate: float,
         log(f"pipeline: a burst of {burst:,} HR facts")
         sat = asyncio.run(saturation(stack, bootstrap, watcher, burst,
                                      timeout=max(300, burst / 10)))
-        log(f"  {sat['events_per_s']:.0f} events/s; latency at {rate:.0f}/s for {seconds:.0f} s")
-        backlog = max(0.0, rate - sat["events_per_s"]) * seconds  # what will queue up
-        lat = asyncio.run(latency(stack, bootstrap, watcher, rate, seconds,
+        capacity = sat["events_per_s"]
+        if not sat["events"] or capacity <= 0:
+            raise RuntimeError("pipeline: no HR fact reached the audit timeline")
+        used = min(rate, BELOW_CAPACITY * capacity)
+        log(f"  capacity {capacity:.1f} events/s; latency at {used:.1f}/s "
+            f"(min({rate:.0f}, {BELOW_CAPACITY} x capacity)) for {seconds:.0f} s")
+        backlog = max(0.0, used - capacity) * seconds  # what will queue up
+        lat = asyncio.run(latency(stack, bootstrap, watcher, used, seconds,
                                   drain_timeout=min(480, 60 + 1.5 * backlog
-                                                    / max(sat["events_per_s"], 1))))
-        log(f"  p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms")
+                                                    / max(capacity, 1))))
+        lat |= {"requested_rate_per_s": rate, "capacity_events_per_s": capacity,
+                "rate_vs_capacity": used / capacity,
+                "rate_rule": f"min({rate:g}/s, {BELOW_CAPACITY:g} x pipeline capacity)",
+                "target_rate_per_s": LATENCY_TARGET_RATE,
+                "at_target_rate": used >= LATENCY_TARGET_RATE}
+        log(f"  p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms at {used:.1f}/s"
+            + ("" if lat["at_target_rate"] else
+               f" (below the target's {LATENCY_TARGET_RATE:.0f}/s: the target is not met)"))
         rss = stack.rss_mb()
     finally:
         watcher.halt.set()
@@ -169,7 +198,7 @@ def run(args) -> dict:
     events = args.events or (2000 if quick else 1_000_000)
     small = max(200, events // 10)
     sizes = dict(burst=args.burst or (100 if quick else 3_000),
-                 latency_rate=args.latency_rate or (20.0 if quick else 200.0),
+                 latency_rate=args.latency_rate or (20.0 if quick else LATENCY_TARGET_RATE),
                  latency_s=args.latency_seconds or (3 if quick else 60),
                  single=30 if quick else 2000, batches=3 if quick else 100,
                  services=("scoring", "audit") if quick else
@@ -243,10 +272,7 @@ def assemble(args, made, made_small, replay_big, replay_small, raw, perf, flow, 
             "kafka": "4.1.1 (deploy/kafka, one KRaft node, 1 GiB heap)",
             "eventsourcing": _version("eventsourcing"),
             "quick": bool(args.quick), "sizes": sizes,
-            "event_mix": "per institution unit: submission InstitutionRegistered v2, "
-                         "ReportSubmitted, IndicatorMarkedNotApplicable; scoring "
-                         "HeadcountRecorded, CourseCompletionRecorded x4, "
-                         "ScoreComputed x6 (bench/generate.py)",
+            "event_mix": _event_mix(made),
             "profile": str(profile.relative_to(REPO)) if profile else None,
         },
         "replay": {
@@ -266,6 +292,7 @@ def assemble(args, made, made_small, replay_big, replay_small, raw, perf, flow, 
             "growth_ratio_cpu": replay_big["cpu_seconds"] / replay_small["cpu_seconds"],
             "projections_applied": replay_big["applied"],
             "read_model_rows": replay_big["rows"],
+            "read_model_rows_by_table": replay_big.get("rows_by_table", {}),
             "generate_events_per_s": n / made["seconds"],
             "raw_consume": raw, "kafka_consumer_perf": perf,
         },
@@ -305,8 +332,10 @@ def judge(r: dict) -> dict:
         "replay >= 0.5 x raw consume": r["replay"]["vs_raw_consume"] >= 0.5,
         "replay.growth_ratio <= 11": r["replay"]["growth_ratio"] <= 11,
         "pipeline.events_per_s >= 5000": r["pipeline"]["events_per_s"] >= 5000,
+        # Only at the target's rate: a p99 measured below 200/s does not meet it.
         "latency_ms.p99 <= 50 at 200/s": r["latency_ms"]["p99"] <= 50
-                                          and r["latency_ms"]["rate_per_s"] >= 200,
+                                          and r["latency_ms"]["rate_per_s"]
+                                          >= LATENCY_TARGET_RATE,
     }
     for backend, s in r["store"].items():
         for mode, prefix in (("single", ""), ("batched", "batched_")):
@@ -316,6 +345,18 @@ def judge(r: dict) -> dict:
                 s[f"{prefix}vs_raw_driver"] >= 0.7
     checks["every service <= 200 MB resident"] = all(v <= 200 for v in rss_services.values())
     return checks
+
+
+def _event_mix(made: dict) -> dict:
+    """What the replayed events are (bench/generate.py's docstring), as generated."""
+    from .generate import EVENTS_PER_UNIT, ROUND_UNITS
+    units, total = made["units"], made["events"]
+    return {"unit": "one institution's 2021 (bench/generate.py)",
+            "round_units": ROUND_UNITS, "units": units, "rounds": made["rounds"],
+            "events_per_unit": EVENTS_PER_UNIT,
+            "events_per_unit_made": {s: round(c / units, 2)
+                                     for s, c in made["by_service"].items()},
+            "share": {s: round(c / total, 3) for s, c in made["by_service"].items()}}
 
 
 def _checkpoint(folder: Path, stage: dict) -> None:
@@ -344,8 +385,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--burst", type=int, help="HR facts in the saturation burst")
     p.add_argument("--latency-seconds", type=float, help="length of the fixed-rate run "
                                                          "(default 60; --quick: 3)")
-    p.add_argument("--latency-rate", type=float, help="events/s of the fixed-rate run "
-                                                      "(default 200; --quick: 20)")
+    p.add_argument("--latency-rate", type=float,
+                   help="events/s asked of the fixed-rate run (default 200; --quick: 20); "
+                        "it runs at min(this, 0.5 x the pipeline's measured capacity)")
     p.add_argument("--profile", action="store_true",
                    help="also profile a replay (pyinstrument) into bench/results/")
     p.add_argument("--out", default=str(RESULTS), help="results folder")

@@ -49,7 +49,9 @@ async def replay(bootstrap: str, workdir: str, prefixes: list[str],
             "seconds": seconds, "cpu_seconds": cpu,
             "applied": {name: r.get("applied", 0) for name, r in results.items()},
             "checksums": {n: r.get("checksum") for n, r in results.items()},
-            "rows": {n: sum(r["rows"].values()) for n, r in results.items() if "rows" in r}}
+            "rows": {n: sum(r["rows"].values()) for n, r in results.items() if "rows" in r},
+            "rows_by_table": {n: r["rows"] for n, r in results.items() if "rows" in r},
+            "skipped": {n: r["skipped"] for n, r in results.items() if "skipped" in r}}
     return out
 
 
