@@ -45,34 +45,42 @@ def _headcount(k: int):
 
 
 async def ours(url: str, single: int, batches: int) -> dict:
+    """Appends as a service's unit of work makes them: each stream's head carried from
+    the last write (as `UnitOfWork` carries it from the load), and a batch of streams
+    in one `append_streams` (one insert for the events, one for the outbox)."""
     from shared.db import Database
-    from shared.envelope import Actor
-    from shared.store import EventStore, Metadata
+    from shared.envelope import GENESIS_HASH, Actor
+    from shared.store import EventStore, Metadata, StreamAppend
     from shared.tables import backbone
 
     db = Database(url, backbone)
     await db.create_tables()
     store = EventStore("bench", "bench.scoring.events")
     meta = Metadata(actor=Actor(id="seoul-hr", role="city_system"), correlation_id="bench")
-    versions = {f"headcount-s{s:03d}": 0 for s in range(STREAMS)}
-    streams = list(versions)
+    heads = {f"headcount-s{s:03d}": (0, GENESIS_HASH) for s in range(STREAMS)}
+    streams = list(heads)
     events = [_headcount(k) for k in range(STREAMS)]
+
+    def carried(written) -> None:
+        for e in written:
+            heads[e.stream_id] = (e.stream_version, e.hash)
     try:
         started = time.perf_counter()
         for k in range(single):
             stream = streams[k % STREAMS]
+            version, head = heads[stream]
             async with db.transaction() as conn:
-                await store.append(conn, stream, versions[stream], [events[k % STREAMS]], meta)
-            versions[stream] += 1
+                carried(await store.append(conn, stream, version, [events[k % STREAMS]],
+                                           meta, expected_head=head))
         single_s = time.perf_counter() - started
         started = time.perf_counter()
         for b in range(batches):
+            chosen = [streams[(b * 10 + j) % STREAMS] for j in range(10)]
             async with db.transaction() as conn:
-                for j in range(10):
-                    stream = streams[(b * 10 + j) % STREAMS]
-                    await store.append(conn, stream, versions[stream],
-                                       events[j * 10:(j + 1) * 10], meta)
-                    versions[stream] += 10
+                carried(await store.append_streams(conn, [
+                    StreamAppend(stream, heads[stream][0], events[j * 10:(j + 1) * 10],
+                                 expected_head=heads[stream][1])
+                    for j, stream in enumerate(chosen)], meta))
         batched_s = time.perf_counter() - started
         async with db.reading() as conn:
             durability = await _durability(conn.exec_driver_sql, db.is_sqlite)
