@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import Column, MetaData, String, Table, create_engine, inspect, text
 from sqlalchemy.pool import NullPool
 
@@ -96,8 +97,7 @@ def test_every_service_history_builds_on_the_one_backbone():
         assert target.service == service and (target.versions / "0001_initial.py").exists()
         heads = migrate.heads(target)
         assert "backbone_0001" in heads and len(heads) == 2, (service, heads)
-        first = migrations.schema(service)
-        scripts = migrate.ScriptDirectory.from_config(migrate.alembic_config(first))
+        scripts = ScriptDirectory.from_config(migrate.alembic_config(target))
         assert scripts.get_revision("0001").dependencies == "backbone_0001"
         assert scripts.get_revision("backbone_0001").path.startswith(
             str(migrate.BACKBONE_VERSIONS))
