@@ -9,6 +9,9 @@ from typing import AsyncIterator
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.util import await_
+
+from . import sqlite_inline
 
 DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
 OUTBOX_QUEUED = "hyeopchi.outbox_queued"
@@ -39,10 +42,15 @@ class Database:
         # file handle, the pragmas) cost ~10 ms and capped a service near 100
         # transactions/s (90 against 660 commits/s pooled, same file). SQLAlchemy makes
         # the aiosqlite threads daemons, and each call binds to the loop running it.
-        options = {} if self.is_sqlite else {"pool_pre_ping": True}
+        # On SQLite each statement runs at once in the loop's thread (sqlite_inline);
+        # writers of this process queue on `_writers` instead of on SQLite's lock.
+        options = ({"async_creator": sqlite_inline.creator(
+            make_url(self.url).database or ":memory:")} if self.is_sqlite
+            else {"pool_pre_ping": True})
         self.engine: AsyncEngine = create_async_engine(self.url, echo=echo, **options)
         if self.is_sqlite:
             _sqlite_pragmas(self.engine)
+        self._writers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         # Set when a transaction that queued outbox rows commits: the relay wakes on
         # it instead of polling (shared/outbox.py); `queued_outbox` marks such a one.
         self._outbox_watchers: weakref.WeakSet[asyncio.Event] = weakref.WeakSet()
@@ -54,6 +62,23 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        if not self.is_sqlite:
+            async with self._transaction() as conn:
+                yield conn
+            return
+        async with self._writer_lock(), self._transaction() as conn:
+            yield conn
+
+    def _writer_lock(self) -> asyncio.Lock:
+        """One SQLite writer of this process at a time, in order (per event loop)."""
+        loop = asyncio.get_running_loop()
+        lock = self._writers.get(loop)
+        if lock is None:
+            lock = self._writers[loop] = asyncio.Lock()
+        return lock
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncConnection]:
         async with self.engine.begin() as conn:
             # The info dict lives with the pooled connection: a rolled-back transaction
             # may have left the mark. Read only while the connection is sound: touching
@@ -96,15 +121,18 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
     # front so two writers queue on busy_timeout instead of failing mid-transaction.
     @event.listens_for(engine.sync_engine, "connect")
     def _connect(dbapi_conn, _record):  # noqa: ANN001
-        dbapi_conn.isolation_level = None
+        if dbapi_conn.isolation_level is not None:  # sqlite_inline opens it so
+            dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={sqlite_inline.BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn):  # noqa: ANN001
-        read_only = conn.get_execution_options().get("read_only", False)
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        if conn.get_execution_options().get("read_only", False):
+            conn.exec_driver_sql("BEGIN")
+        else:  # waits for another process's writer with the loop free
+            await_(sqlite_inline.begin_immediate(conn.connection.driver_connection._conn))
