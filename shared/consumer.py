@@ -2,14 +2,15 @@
 
 A delivery is decoded (bad bytes or schema → dead letter with the reason); then its
 effects and its inbox row are committed in one transaction, and only after that
-commit is the Kafka offset acknowledged. A redelivered message finds its inbox row
+commit is the Kafka offset acknowledged. A fetched batch goes the same way in one
+transaction (`handle_batch`); if any record of it fails, each is taken alone. A redelivered message finds its inbox row
 and is a no-op. Conflicts retry a bounded number of times, then dead-letter; a
 database outage is waited out (the message is fine, the infrastructure is not).
 """
 from __future__ import annotations
 
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -22,12 +23,13 @@ from .db import Database
 from .deadletter import DeadLetters, Delivery
 from .envelope import Envelope
 from .faults import crash_point
+from .positions import CHUNK, save_stream_versions, stream_versions
 from .reasons import reason as _reason
 from .registry import DomainEvent, EventRegistry
 from .retry import CONFLICT, OUTAGE
 from .store import ConcurrencyError
 from .tables import inbox, projection_streams
-from .telemetry import HANDLER_SECONDS, MESSAGES
+from .telemetry import HANDLER_SECONDS, MESSAGES, record_span
 
 log = structlog.get_logger("consumer")
 Outcome = Literal["applied", "duplicate", "dead-lettered"]
@@ -96,6 +98,80 @@ class ReliableHandler:
         self.counts[outcome] += 1
         MESSAGES.labels(self.name, outcome).inc()
         return outcome
+
+    async def handle_batch(self, deliveries: Sequence[Delivery]) -> list[Outcome]:
+        """A fetched batch, in log order: every record decoded (the undecodable
+        parked), the rest applied in one transaction with one inbox query, one inbox
+        insert and one commit. If anything in it fails, nothing of it is kept and each
+        record is taken again on its own (`_apply_once`): the failing one is retried
+        or parked with its reason, the others applied."""
+        outcomes: list[Outcome | None] = []
+        todo: list[tuple[int, Delivery, Decoded]] = []
+        with HANDLER_SECONDS.labels(self.name).time():
+            for delivery in deliveries:
+                try:
+                    todo.append((len(outcomes), delivery, self.decode(delivery)))
+                    outcomes.append(None)
+                except Exception as error:
+                    outcomes.append(await self._park(delivery,
+                                                     f"undecodable: {_reason(error)}"))
+            if todo:
+                try:
+                    done = await self._batch_transaction([(r, d) for _, r, d in todo])
+                except Exception as error:
+                    log.info("batch_taken_one_by_one", consumer=self.name,
+                             records=len(todo), error=type(error).__name__)
+                    done = []
+                    for _, delivery, decoded in todo:
+                        with record_span(delivery.topic, delivery.headers):
+                            done.append(await self._apply_once(delivery, decoded))
+                for (at, _, _), outcome in zip(todo, done):
+                    outcomes[at] = outcome
+        for outcome in outcomes:
+            self.counts[outcome] += 1
+            MESSAGES.labels(self.name, outcome).inc()
+        return outcomes
+
+    async def _batch_transaction(self, batch: list[tuple[Delivery, Decoded]]
+                                 ) -> list[Outcome]:
+        """All of a batch in one transaction; raises (and keeps nothing) if any fails."""
+        reader = f"consumer:{self.name}"
+        async with self.db.transaction() as conn:
+            seen = await self._seen(conn, [d.message_id for _, d in batch])
+            envelopes = [d.message.envelope for _, d in batch
+                         if isinstance(d.message, EventMessage)]
+            versions = await stream_versions(conn, reader, {e.stream_id for e in envelopes})
+            moved: dict[str, int] = {}
+            outcomes: list[Outcome] = []
+            for delivery, decoded in batch:
+                if decoded.message_id in seen:
+                    outcomes.append("duplicate")
+                    continue
+                seen.add(decoded.message_id)
+                if isinstance(decoded.message, EventMessage):
+                    e = decoded.message.envelope
+                    _next_in_stream(e, versions.get(e.stream_id))
+                    versions[e.stream_id] = moved[e.stream_id] = e.stream_version
+                with record_span(delivery.topic, delivery.headers):
+                    await self.apply(conn, decoded.message)
+                outcomes.append("applied")
+            await save_stream_versions(conn, reader, moved)
+            fresh = [d.message_id for (_, d), o in zip(batch, outcomes) if o == "applied"]
+            if fresh:
+                await conn.execute(insert(inbox), [
+                    {"consumer": self.name, "event_id": i} for i in fresh])
+            crash_point("consumer.before_commit")
+        crash_point("consumer.after_commit")  # effects committed, offsets not yet acked
+        log.info("applied_batch", consumer=self.name, applied=len(fresh),
+                 duplicates=len(batch) - len(fresh))
+        return outcomes
+
+    async def _seen(self, conn: AsyncConnection, ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for i in range(0, len(ids), CHUNK):
+            found.update(await conn.scalars(select(inbox.c.event_id).where(
+                inbox.c.consumer == self.name, inbox.c.event_id.in_(ids[i:i + CHUNK]))))
+        return found
 
     async def _apply_once(self, delivery: Delivery, decoded: Decoded) -> Outcome:
         conflicts, outage, failures = 0, 0, 0
@@ -180,14 +256,19 @@ async def _in_stream_order(conn: AsyncConnection, consumer: str, e: Envelope) ->
     key = (projection_streams.c.projection == f"consumer:{consumer}",
            projection_streams.c.stream_id == e.stream_id)
     last = await conn.scalar(select(projection_streams.c.version).where(*key))
-    if e.stream_version != (last or 0) + 1:
-        why = "an earlier event is missing" if e.stream_version > (last or 0) else \
-            "that version was already applied (a fork, or a replay under a new id)"
-        raise Rejected(f"stream {e.stream_id}: v{e.stream_version} after "
-                       f"v{last or 0}: {why}")
+    _next_in_stream(e, last)
     if last is None:
         await conn.execute(insert(projection_streams).values(
             projection=f"consumer:{consumer}", stream_id=e.stream_id, version=1))
     else:
         await conn.execute(update(projection_streams).where(*key).values(
             version=e.stream_version))
+
+
+def _next_in_stream(e: Envelope, last: int | None) -> None:
+    """Refuse an event that is not the next of its stream after `last` applied."""
+    if e.stream_version != (last or 0) + 1:
+        why = "an earlier event is missing" if e.stream_version > (last or 0) else \
+            "that version was already applied (a fork, or a replay under a new id)"
+        raise Rejected(f"stream {e.stream_id}: v{e.stream_version} after "
+                       f"v{last or 0}: {why}")

@@ -19,17 +19,16 @@ from decimal import Decimal
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import MetaData, insert, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .db import Database
 from .deadletter import DeadLetters
 from .envelope import Envelope, canonical_json, sealed_record
 from .kafka_io import client_security, delivery_of, partitions_of
+from .positions import save_stream_versions, stream_versions
 from .reasons import reason
 from .registry import DomainEvent, EventRegistry
-from .tables import projection_offsets, projection_streams
+from .tables import projection_offsets
 from .telemetry import PROJECTED
 
 log = structlog.get_logger("projection")
@@ -130,7 +129,7 @@ class ProjectionRunner:
             done = await self._claim(conn)
             todo = [(r, d) for r, d in zip(records, decoded)
                     if r.offset >= done.get((r.topic, r.partition), 0)]
-            known = await self._stream_versions(conn, {
+            known = await stream_versions(conn, self.p.name, {
                 d[0].stream_id for _, d in todo if d[0] is not None and d[2] is None})
             versions: dict[str, int] = {}
             # Fast path: what to apply is gathered and handed over in one call
@@ -142,7 +141,7 @@ class ProjectionRunner:
                 if why:
                     bad.append((record, why))
             await self._flush(conn)
-            await self._save_versions(conn, versions)
+            await save_stream_versions(conn, self.p.name, versions)
             await self._save_offsets(conn, fetched, done)
             # Park before the commit: if parking fails nothing is committed and the
             # batch comes again; a parked-then-crashed batch parks twice, loses none.
@@ -224,29 +223,6 @@ class ProjectionRunner:
         if self._pending:
             items, self._pending = self._pending, []
             await self.p.apply_all(conn, items)
-
-    async def _stream_versions(self, conn, stream_ids: set[str]) -> dict[str, int]:
-        """The last applied version of each stream of a batch: one query per 500."""
-        ids, found = sorted(stream_ids), {}
-        for i in range(0, len(ids), 500):
-            rows = await conn.execute(
-                select(projection_streams.c.stream_id, projection_streams.c.version).where(
-                    projection_streams.c.projection == self.p.name,
-                    projection_streams.c.stream_id.in_(ids[i:i + 500])))
-            found.update({r.stream_id: r.version for r in rows})
-        return found
-
-    async def _save_versions(self, conn, versions: dict[str, int]) -> None:
-        """One upsert for every stream the batch moved (one round trip, not two
-        per stream)."""
-        if not versions:
-            return
-        ins = (sqlite_insert if self.db.is_sqlite else pg_insert)(projection_streams)
-        await conn.execute(
-            ins.on_conflict_do_update(index_elements=["projection", "stream_id"],
-                                      set_={"version": ins.excluded.version}),
-            [{"projection": self.p.name, "stream_id": s, "version": v}
-             for s, v in versions.items()])
 
     async def _claim(self, conn) -> dict[tuple[str, int], int]:
         """Wait for any other runner of this projection on this database to commit

@@ -102,8 +102,9 @@ class Service:
         for c in self.spec.consumers:
             handler = ReliableHandler(c.name, self.db, c.decoder, c.apply(self),
                                       DeadLetters(c.name, broker_send(self.broker)))
-            self.subscribers[c.name] = subscribe(self.broker, handler, *c.topics,
-                                                 group_id=f"{self.spec.name}.{c.name}")
+            self.subscribers[c.name] = subscribe(
+                self.broker, handler, *c.topics, group_id=f"{self.spec.name}.{c.name}",
+                batch_records=self.settings.consumer_batch_records)
             self.handlers.append(handler)
         await self.relay.start()
         await self.broker.start()

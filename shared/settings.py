@@ -41,6 +41,9 @@ class ServiceSettings(BaseSettings):
                                    "URL (a mounted secret); wins over DATABASE_URL.")
     ready_max_lag: int = Field(1000, description="Ready only while every consumer and "
                                "projection is at most this many records behind.")
+    consumer_batch_records: int = Field(500, ge=1, le=10_000, description="Records a "
+                                        "consumer fetches and applies in one transaction "
+                                        "(one inbox query, one commit, one offset commit).")
     shutdown_grace_s: float = Field(20.0, description="Seconds SIGTERM may take to finish "
                                     "in-flight work and flush the outbox.")
     traces_exporter: str = Field("none", description="OpenTelemetry span exporter: none, "

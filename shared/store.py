@@ -8,12 +8,13 @@ unique (stream_id, stream_version) still refuses a writer whose head went stale.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -109,15 +110,17 @@ class EventStore:
         for record in records:
             _storable(record.envelope, record.body)
             rows.append(_row(record))
+        # Plain driver SQL with tuples: the same statements as Core's insert(), less
+        # its per-row parameter processing (a third of a batched append's time).
+        sql = _statements(conn.dialect.paramstyle)
         try:
-            await conn.execute(insert(events), rows)
+            await conn.exec_driver_sql(sql.events, rows)
         except IntegrityError as race:
             moved = [(a.stream_id, a.expected_version) for a in appends if a.events]
             raise ConcurrencyError(*moved[0], None, moved[1:]) from race
         trace = current_trace_context()
-        await conn.execute(insert(outbox), [
-            {"event_id": r.envelope.event_id, "topic": self.topic, "trace_context": trace}
-            for r in records])
+        await conn.exec_driver_sql(sql.outbox, [
+            (r.envelope.event_id, self.topic, trace) for r in records])
         queued_outbox(conn)  # the relay wakes when this transaction commits
         return [r.envelope for r in records]
 
@@ -227,13 +230,34 @@ def _has_nul(value) -> bool:
     return False
 
 
-def _row(record: Sealed) -> dict:
-    """The stored row; its body is the sealed bytes, the ones the hash covers."""
+_EVENT_COLUMNS = ("event_id", "stream_id", "stream_version", "event_type",
+                  "schema_version", "body", "hash")
+_OUTBOX_COLUMNS = ("event_id", "topic", "trace_context")
+
+
+class _Inserts(NamedTuple):
+    events: str
+    outbox: str
+
+
+@functools.cache
+def _statements(paramstyle: str) -> _Inserts:
+    """The two inserts of an append in the driver's own placeholder style."""
+    mark = "?" if paramstyle == "qmark" else "%s"
+
+    def statement(table: str, columns: tuple[str, ...]) -> str:
+        return (f"INSERT INTO {table} ({', '.join(columns)}) "
+                f"VALUES ({', '.join(mark for _ in columns)})")
+    return _Inserts(statement(events.name, _EVENT_COLUMNS),
+                    statement(outbox.name, _OUTBOX_COLUMNS))
+
+
+def _row(record: Sealed) -> tuple:
+    """The stored row (in _EVENT_COLUMNS' order); its body is the sealed bytes, the
+    ones the hash covers."""
     e = record.envelope
-    return {"event_id": e.event_id, "stream_id": e.stream_id,
-            "stream_version": e.stream_version, "event_type": e.event_type,
-            "schema_version": e.schema_version, "body": record.body.decode(),
-            "hash": e.hash}
+    return (e.event_id, e.stream_id, e.stream_version, e.event_type, e.schema_version,
+            record.body.decode(), e.hash)
 
 
 __all__ = ["ConcurrencyError", "EventStore", "Metadata", "StreamAppend"]

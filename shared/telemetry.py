@@ -147,6 +147,15 @@ def current_trace_context() -> str | None:
     return json.dumps(carrier) if carrier else None
 
 
+def record_span(topic: str, headers: Sequence[tuple[str, bytes]]):
+    """A span for applying one record of a batch, continuing the trace of whoever
+    produced it (its `traceparent` header): FastStream's batch span only links to the
+    records' traces, so without this every event a batch appends would start anew."""
+    carrier = {k: v.decode(errors="replace") for k, v in headers}
+    return tracer.start_as_current_span(f"{topic} apply", kind=SpanKind.CONSUMER,
+                                        context=propagate.extract(carrier))
+
+
 def trace_headers(stored: str | None) -> list[tuple[str, bytes]]:
     return [(k, v.encode()) for k, v in json.loads(stored).items()] if stored else []
 
