@@ -8,8 +8,6 @@ from collections.abc import Sequence
 
 from sqlalchemy import (JSON, Boolean, Column, Integer, MetaData, String, Table, delete,
                         func, insert, select, text, update)
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..domain.facts import InstitutionFacts, ReportFacts
 
@@ -54,10 +52,9 @@ pending_scores = Table("pending_scores", write_side,
 
 
 async def upsert(conn, table: Table, keys: dict, values: dict) -> None:
-    """One statement (INSERT … ON CONFLICT DO UPDATE), on SQLite and PostgreSQL."""
-    ins = (sqlite_insert if conn.dialect.name == "sqlite" else pg_insert)(table)
-    await conn.execute(ins.values(**keys, **values).on_conflict_do_update(
-        index_elements=list(keys), set_=values))
+    where = [table.c[k] == v for k, v in keys.items()]
+    if (await conn.execute(update(table).where(*where).values(**values))).rowcount == 0:
+        await conn.execute(insert(table).values(**keys, **values))
 
 
 async def institution_ids(conn) -> list[str]:
