@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .db import Database
 from .deadletter import DeadLetters, Delivery
-from .envelope import Envelope
+from .envelope import Envelope, sealed_record
 from .faults import crash_point
 from .positions import CHUNK, save_stream_versions, stream_versions
 from .reasons import reason as _reason
@@ -60,7 +60,7 @@ def envelope_decoder(registry: EventRegistry, only_known: bool = False) -> Decod
         if delivery.value is None:
             raise Rejected("empty record (tombstone): events are never deleted")
         envelope = Envelope.from_json(delivery.value)
-        if not envelope.is_sealed():
+        if not sealed_record(delivery.value, envelope):  # the record's own bytes hashed
             raise Rejected(f"event {envelope.event_id}: content does not match its hash")
         if only_known and not registry.knows(envelope.event_type):
             return Decoded(envelope.event_id, EventMessage(envelope, None),
