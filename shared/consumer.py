@@ -3,8 +3,8 @@
 A delivery is decoded (bad bytes or schema → dead letter with the reason); then its
 effects and its inbox row are committed in one transaction, and only after that
 commit is the Kafka offset acknowledged. A fetched batch goes the same way in one
-transaction (`handle_batch`); if any record of it fails, each is taken alone. A redelivered message finds its inbox row
-and is a no-op. Conflicts retry a bounded number of times, then dead-letter; a
+transaction (`handle_batch`); if any record of it fails, each is taken alone. A
+redelivered message finds its inbox row and is a no-op. Conflicts retry a bounded number of times, then dead-letter; a
 database outage is waited out (the message is fine, the infrastructure is not).
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import structlog
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -28,7 +28,7 @@ from .reasons import reason as _reason
 from .registry import DomainEvent, EventRegistry
 from .retry import CONFLICT, OUTAGE
 from .store import ConcurrencyError
-from .tables import inbox, projection_streams
+from .tables import inbox
 from .telemetry import HANDLER_SECONDS, MESSAGES, record_span
 
 log = structlog.get_logger("consumer")
@@ -253,16 +253,10 @@ async def _in_stream_order(conn: AsyncConnection, consumer: str, e: Envelope) ->
     missing) or another event at a version already applied (a fork, or a replay under
     a new id) is refused with the reason. The stream's position is kept with the
     effects (in `projection_streams`, under `consumer:<name>`)."""
-    key = (projection_streams.c.projection == f"consumer:{consumer}",
-           projection_streams.c.stream_id == e.stream_id)
-    last = await conn.scalar(select(projection_streams.c.version).where(*key))
+    reader = f"consumer:{consumer}"
+    last = (await stream_versions(conn, reader, [e.stream_id])).get(e.stream_id)
     _next_in_stream(e, last)
-    if last is None:
-        await conn.execute(insert(projection_streams).values(
-            projection=f"consumer:{consumer}", stream_id=e.stream_id, version=1))
-    else:
-        await conn.execute(update(projection_streams).where(*key).values(
-            version=e.stream_version))
+    await save_stream_versions(conn, reader, {e.stream_id: e.stream_version})
 
 
 def _next_in_stream(e: Envelope, last: int | None) -> None:

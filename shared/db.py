@@ -40,9 +40,8 @@ class Database:
         self.is_sqlite = self.url.startswith("sqlite")
         # SQLite connections are pooled too: opening one per transaction (a thread, a
         # file handle, the pragmas) cost ~10 ms and capped a service near 100
-        # transactions/s (90 against 660 commits/s pooled, same file). SQLAlchemy makes
-        # the aiosqlite threads daemons, and each call binds to the loop running it.
-        # On SQLite each statement runs at once in the loop's thread (sqlite_inline);
+        # transactions/s (90 against 660 commits/s pooled, same file). Each statement
+        # runs at once in the loop's thread (sqlite_inline: no aiosqlite thread hop);
         # writers of this process queue on `_writers` instead of on SQLite's lock.
         options = ({"async_creator": sqlite_inline.creator(
             make_url(self.url).database or ":memory:")} if self.is_sqlite
@@ -118,7 +117,7 @@ class Database:
 
 def _sqlite_pragmas(engine: AsyncEngine) -> None:
     # WAL lets readers run beside the writer; BEGIN IMMEDIATE takes the write lock up
-    # front so two writers queue on busy_timeout instead of failing mid-transaction.
+    # front (waiting with the loop free) instead of failing mid-transaction.
     @event.listens_for(engine.sync_engine, "connect")
     def _connect(dbapi_conn, _record):  # noqa: ANN001
         if dbapi_conn.isolation_level is not None:  # sqlite_inline opens it so
