@@ -19,6 +19,7 @@ import statistics
 import threading
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
@@ -37,6 +38,10 @@ def hr_fact(event_id: str, institution: str, headcount: int) -> bytes:
                                    "as_of": "2021-03-31"}}).encode()
 
 
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
 class TimelineWatcher(threading.Thread):
     """Polls the audit timeline for new rows; records when each correlation id
     (= the external fact's id) first shows, by this process's clock."""
@@ -45,6 +50,7 @@ class TimelineWatcher(threading.Thread):
         super().__init__(daemon=True)
         self.db_path, self.poll_s = db_path, poll_s
         self.seen: dict[str, float] = {}
+        self.recorded: dict[str, float] = {}  # when scoring recorded it (its clock, this host)
         self.halt = threading.Event()
         self.last_rowid = 0
 
@@ -55,14 +61,16 @@ class TimelineWatcher(threading.Thread):
                 if conn is None:
                     conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True,
                                            timeout=5)
-                rows = conn.execute("SELECT rowid, correlation_id FROM audit_timeline "
+                rows = conn.execute("SELECT rowid, correlation_id, recorded_at "
+                                    "FROM audit_timeline "
                                     "WHERE rowid > ? ORDER BY rowid",
                                     (self.last_rowid,)).fetchall()
             except sqlite3.Error:
                 rows = []  # not migrated yet, or locked for a moment
             now = time.time()
-            for rowid, corr in rows:
+            for rowid, corr, recorded_at in rows:
                 self.seen.setdefault(corr, now)
+                self.recorded.setdefault(corr, _epoch(recorded_at))
                 self.last_rowid = rowid
             time.sleep(self.poll_s)
         if conn:
@@ -198,9 +206,19 @@ async def latency(stack: Stack, bootstrap: str, watcher: TimelineWatcher,
     unseen = sum(1 for i in sent if i not in watcher.seen)
     lat = sorted((watcher.seen.get(i, end) - t) * 1000 for i, t in sent.items())
 
-    def pct(p: float) -> float:
-        return lat[min(len(lat) - 1, int(round(p / 100 * (len(lat) - 1))))]
-    return {"events": len(lat), "rate_per_s": rate, "achieved_rate_per_s": actual,
+    # The two legs: produce → scoring recorded it (consume + the policy, before its
+    # commit), and recorded → the timeline shows it (commit, relay, audit's consumer).
+    legs = [((watcher.recorded[i] - t) * 1000, (watcher.seen[i] - watcher.recorded[i]) * 1000)
+            for i, t in sent.items() if i in watcher.recorded]
+
+    def pct(p: float, values=lat) -> float:
+        return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+    split = {}
+    for k, name in enumerate(("to_recorded", "recorded_to_timeline")):
+        values = sorted(leg[k] for leg in legs)
+        if values:
+            split[name] = {"p50": pct(50, values), "p99": pct(99, values)}
+    return {"legs_ms": split, "events": len(lat), "rate_per_s": rate, "achieved_rate_per_s": actual,
             "seconds": seconds, "p50": pct(50), "p95": pct(95), "p99": pct(99),
             "max": lat[-1], "mean": statistics.fmean(lat), "unseen_at_end": unseen,
             "lower_bound": unseen > 0, "poll_interval_ms": watcher.poll_s * 1000}

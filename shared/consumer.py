@@ -12,7 +12,7 @@ from __future__ import annotations
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import structlog
 from sqlalchemy import insert, select
@@ -50,6 +50,21 @@ Decoder = Callable[[Delivery], Decoded]
 Apply = Callable[[AsyncConnection, Any], Awaitable[None]]
 
 
+class BatchApply(Protocol):
+    """A consumer's effects for a whole fetched batch in its transaction: told every
+    message first (`start`: load what they will read at once), then each in log order
+    (`apply`), then `finish` (write what they recorded together)."""
+
+    async def start(self, messages: Sequence[Any]) -> None: ...
+
+    async def apply(self, message: Any) -> None: ...
+
+    async def finish(self) -> None: ...
+
+
+BatchOf = Callable[[AsyncConnection], BatchApply]
+
+
 def envelope_decoder(registry: EventRegistry, only_known: bool = False) -> Decoder:
     """Decode an event envelope and its payload; raises on anything wrong.
 
@@ -81,8 +96,9 @@ class EventMessage:
 class ReliableHandler:
     def __init__(self, name: str, db: Database, decode: Decoder, apply: Apply,
                  dead_letters: DeadLetters, conflict_retries: int = 5,
-                 failure_attempts: int = 3):
+                 failure_attempts: int = 3, batch: BatchOf | None = None):
         self.name, self.db, self.decode, self.apply = name, db, decode, apply
+        self.batch = batch  # None: a batch applies its records one by one
         self.dead_letters, self.conflict_retries = dead_letters, conflict_retries
         self.failure_attempts = failure_attempts
         self.counts = {"applied": 0, "duplicate": 0, "dead-lettered": 0}
@@ -143,6 +159,7 @@ class ReliableHandler:
             versions = await stream_versions(conn, reader, {e.stream_id for e in envelopes})
             moved: dict[str, int] = {}
             outcomes: list[Outcome] = []
+            fresh: list[tuple[Delivery, Decoded]] = []
             for delivery, decoded in batch:
                 if decoded.message_id in seen:
                     outcomes.append("duplicate")
@@ -152,19 +169,31 @@ class ReliableHandler:
                     e = decoded.message.envelope
                     _next_in_stream(e, versions.get(e.stream_id))
                     versions[e.stream_id] = moved[e.stream_id] = e.stream_version
-                with record_span(delivery.topic, delivery.headers):
-                    await self.apply(conn, decoded.message)
                 outcomes.append("applied")
+                fresh.append((delivery, decoded))
+            await self._apply_all(conn, fresh)
             await save_stream_versions(conn, reader, moved)
-            fresh = [d.message_id for (_, d), o in zip(batch, outcomes) if o == "applied"]
             if fresh:
                 await conn.execute(insert(inbox), [
-                    {"consumer": self.name, "event_id": i} for i in fresh])
+                    {"consumer": self.name, "event_id": d.message_id} for _, d in fresh])
             crash_point("consumer.before_commit")
         crash_point("consumer.after_commit")  # effects committed, offsets not yet acked
         log.info("applied_batch", consumer=self.name, applied=len(fresh),
                  duplicates=len(batch) - len(fresh))
         return outcomes
+
+    async def _apply_all(self, conn: AsyncConnection,
+                         fresh: list[tuple[Delivery, Decoded]]) -> None:
+        """Each new record's effects, in log order, each in its own span."""
+        session = self.batch(conn) if self.batch and fresh else None
+        if session:
+            await session.start([d.message for _, d in fresh])
+        for delivery, decoded in fresh:
+            with record_span(delivery.topic, delivery.headers):
+                await (session.apply(decoded.message) if session else
+                       self.apply(conn, decoded.message))
+        if session:
+            await session.finish()
 
     async def _seen(self, conn: AsyncConnection, ids: list[str]) -> set[str]:
         found: set[str] = set()

@@ -20,7 +20,7 @@ from faststream.kafka import KafkaBroker
 from sqlalchemy import MetaData
 
 from . import logs, migrate, telemetry
-from .consumer import Apply, Decoder, ReliableHandler
+from .consumer import Apply, BatchOf, Decoder, ReliableHandler
 from .db import Database
 from .deadletter import DeadLetters
 from .faststream_binding import broker_send, subscribe
@@ -45,6 +45,9 @@ class ConsumerSpec:
     topics: tuple[str, ...]
     decoder: Decoder
     apply: Callable[["Service"], Apply]  # built once the service's DB exists
+    # Effects of a whole fetched batch in one go (ReliableHandler's `batch`); None:
+    # its records are applied one by one, still in one transaction.
+    batch: Callable[["Service"], BatchOf] | None = None
     # What a record on its topics is, for the published contract (tools/contracts.py):
     # a pydantic model or type. None: told by a shared decoder (envelope_decoder's
     # registry, command_decoder's message model).
@@ -101,7 +104,8 @@ class Service:
             await self.spec.on_start(self)
         for c in self.spec.consumers:
             handler = ReliableHandler(c.name, self.db, c.decoder, c.apply(self),
-                                      DeadLetters(c.name, broker_send(self.broker)))
+                                      DeadLetters(c.name, broker_send(self.broker)),
+                                      batch=c.batch(self) if c.batch else None)
             self.subscribers[c.name] = subscribe(
                 self.broker, handler, *c.topics, group_id=f"{self.spec.name}.{c.name}",
                 batch_records=self.settings.consumer_batch_records)

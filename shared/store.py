@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .db import queued_outbox
+from .positions import CHUNK
 from .envelope import (GENESIS_HASH, Actor, ChainVerifier, Envelope, Sealed,
                        UnencodableText, seal_record)
 from .ids import new_id, utcnow
@@ -73,6 +74,7 @@ class StreamAppend(NamedTuple):
     expected_version: int
     events: Sequence[DomainEvent]
     expected_head: str | None = None
+    meta: Metadata | None = None  # who and why, when not the call's
 
 
 class EventStore:
@@ -95,15 +97,33 @@ class EventStore:
         outbox row. A stream whose head the caller knows is not read; the unique
         (stream_id, stream_version) is the guard either way: a writer that got there
         first makes the insert fail, and this raises ConcurrencyError."""
+        return await self.write(conn, await self.seal_streams(conn, appends, meta))
+
+    async def seal_streams(self, conn: AsyncConnection, appends: Sequence[StreamAppend],
+                           meta: Metadata) -> list[Sealed]:
+        """The appends' events sealed and chained, nothing written yet. A stream
+        appended to twice in one call continues from its first append's last event.
+        A head is read only where the caller does not know it (version > 0)."""
         records: list[Sealed] = []
-        for stream_id, expected, new_events, head in appends:
+        heads: dict[str, str] = {}
+        for stream_id, expected, new_events, head, own_meta in appends:
             if not new_events:
                 continue
+            head = heads.get(stream_id, head)
+            if head is None and expected == 0:
+                head = GENESIS_HASH  # a new stream; if it is not, the insert says so
             if head is None:
                 version, head = await self._head(conn, stream_id)
                 if version != expected:
                     raise ConcurrencyError(stream_id, expected, version)
-            records += self._seal(stream_id, expected, head, new_events, meta)
+            sealed = self._seal(stream_id, expected, head, new_events, own_meta or meta)
+            heads[stream_id] = sealed[-1].envelope.hash
+            records += sealed
+        return records
+
+    async def write(self, conn: AsyncConnection, records: Sequence[Sealed]) -> list[Envelope]:
+        """Store sealed events and queue them for the relay: one executemany each.
+        A stream another writer moved meanwhile makes it raise ConcurrencyError."""
         if not records:
             return []
         rows = []
@@ -116,7 +136,10 @@ class EventStore:
         try:
             await conn.exec_driver_sql(sql.events, rows)
         except IntegrityError as race:
-            moved = [(a.stream_id, a.expected_version) for a in appends if a.events]
+            firsts: dict[str, int] = {}
+            for r in records:
+                firsts.setdefault(r.envelope.stream_id, r.envelope.stream_version - 1)
+            moved = list(firsts.items())
             raise ConcurrencyError(*moved[0], None, moved[1:]) from race
         trace = current_trace_context()
         await conn.exec_driver_sql(sql.outbox, [
@@ -149,6 +172,38 @@ class EventStore:
             .where(events.c.stream_id == stream_id)
             .order_by(events.c.stream_version.desc()).limit(1))).first()
         return (row.stream_version, row.hash) if row else (0, GENESIS_HASH)
+
+    @staticmethod
+    async def read_streams(conn: AsyncConnection, stream_ids: Sequence[str]
+                           ) -> dict[str, list[Envelope]]:
+        """Several streams in one query per slice of ids; absent ones are empty."""
+        found: dict[str, list[Envelope]] = {s: [] for s in stream_ids}
+        ids = list(found)
+        for i in range(0, len(ids), CHUNK):
+            rows = await conn.execute(
+                select(events.c.body).where(events.c.stream_id.in_(ids[i:i + CHUNK]))
+                .order_by(events.c.stream_id, events.c.stream_version))
+            for r in rows:
+                e = Envelope.from_json(r.body)
+                found[e.stream_id].append(e)
+        return found
+
+    @staticmethod
+    async def read_heads(conn: AsyncConnection, stream_ids: Sequence[str]
+                         ) -> dict[str, tuple[int, str]]:
+        """Each stream's last version and hash (absent streams are left out): what
+        an append to a log needs, read from the (stream_id, stream_version) index."""
+        ids, found = list(dict.fromkeys(stream_ids)), {}
+        last = events.alias("last")
+        for i in range(0, len(ids), CHUNK):
+            top = (select(func.max(last.c.stream_version))
+                   .where(last.c.stream_id == events.c.stream_id).scalar_subquery())
+            rows = await conn.execute(
+                select(events.c.stream_id, events.c.stream_version, events.c.hash)
+                .where(events.c.stream_id.in_(ids[i:i + CHUNK]),
+                       events.c.stream_version == top))
+            found.update({r.stream_id: (r.stream_version, r.hash) for r in rows})
+        return found
 
     @staticmethod
     async def read_stream(conn: AsyncConnection, stream_id: str) -> list[Envelope]:

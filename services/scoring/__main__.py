@@ -23,7 +23,7 @@ from .adapters.ingress_contract import ExternalMessage
 from .adapters.migrations import VERSIONS
 from .adapters.submission_contract import submission_events
 from .app.handlers import handlers
-from .app.policies import policies
+from .app.policies import policies, preparation
 from .domain.events import registry
 
 NAME = "scoring"
@@ -38,7 +38,7 @@ def ingress_topics() -> list[Topic]:
 def application() -> Application:
     store, facts = EventStore(NAME, events_topic(NAME).name), SqlFacts()
     return Application(Repository(store, registry), handlers(facts), POLICY,
-                       policies(facts))
+                       policies(facts), preparation(facts))
 
 
 def spec() -> runtime.ServiceSpec:
@@ -52,15 +52,18 @@ def spec() -> runtime.ServiceSpec:
             runtime.ConsumerSpec(
                 name="submission-facts", topics=(events_topic("submission").name,),
                 decoder=envelope_decoder(submission_events, only_known=True),
-                apply=lambda _svc: intake.on_service_event(made())),
+                apply=lambda _svc: intake.on_service_event(made()),
+                batch=lambda _svc: intake.service_events_batch(made())),
             runtime.ConsumerSpec(
                 name="committee-facts", topics=(events_topic("committee").name,),
                 decoder=envelope_decoder(committee_events, only_known=True),
-                apply=lambda _svc: intake.on_service_event(made())),
+                apply=lambda _svc: intake.on_service_event(made()),
+                batch=lambda _svc: intake.service_events_batch(made())),
             runtime.ConsumerSpec(
                 name="external-facts", topics=tuple(t.name for t in ingress_topics()),
                 decoder=intake.decode_external, message=ExternalMessage,
-                apply=lambda _svc: intake.on_external_event(made())),
+                apply=lambda _svc: intake.on_external_event(made()),
+                batch=lambda _svc: intake.external_events_batch(made())),
         ],
         projections=[read_model.ScorecardProjection],
         http=lambda svc: build_api(svc, made()),

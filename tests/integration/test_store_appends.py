@@ -71,14 +71,18 @@ async def test_a_known_head_is_not_read_again(make_db_url):
     db, store = await fresh(make_db_url), EventStore("ledger", "t")
     try:
         async with db.transaction() as conn:
-            with statements(db) as unknown:
+            with statements(db) as new:  # at version 0 the head is the genesis hash
                 first = await store.append(conn, "acct-1", 0, deposits(1, 2), META)
+            with statements(db) as unknown:
+                second = await store.append(conn, "acct-1", 2, deposits(3), META)
             with statements(db) as known:
-                more = await store.append(conn, "acct-1", 2, deposits(3, 4, 5), META,
-                                          expected_head=first[-1].hash)
+                more = await store.append(conn, "acct-1", 3, deposits(4, 5), META,
+                                          expected_head=second[-1].hash)
+        inserts = [["INSERT", "INTO", "EVENTS"], ["INSERT", "INTO", "OUTBOX"]]
         assert unknown[0][0].startswith("SELECT") and len(unknown) == 3
-        assert [s.split()[:3] for s, _ in known] == [["INSERT", "INTO", "EVENTS"],
-                                                    ["INSERT", "INTO", "OUTBOX"]]
+        assert [s.split()[:3] for s, _ in new] == inserts
+        assert [s.split()[:3] for s, _ in known] == inserts
+        first += second
         async with db.reading() as conn:
             stream = await store.read_stream(conn, "acct-1")
             bodies = (await conn.execute(select(events.c.body)
@@ -194,5 +198,19 @@ async def test_a_unit_of_work_with_one_stale_stream_stores_nothing(make_db_url):
             assert [e.payload["amount"] for e in await store.read_stream(conn, "acct-a")
                     ] == [1]
             assert await store.verify(conn) == 3
+    finally:
+        await db.dispose()
+
+
+@BACKENDS
+async def test_heads_are_each_streams_last_version_and_hash(make_db_url):
+    db, store = await fresh(make_db_url), EventStore("ledger", "t")
+    try:
+        async with db.transaction() as conn:
+            a = await store.append(conn, "acct-a", 0, deposits(1, 2, 3), META)
+            b = await store.append(conn, "acct-b", 0, deposits(4), META)
+        async with db.reading() as conn:
+            heads = await store.read_heads(conn, ["acct-a", "acct-b", "acct-none"])
+        assert heads == {"acct-a": (3, a[-1].hash), "acct-b": (1, b[-1].hash)}
     finally:
         await db.dispose()

@@ -13,8 +13,8 @@ from typing import Any
 
 from shared.application import Application, UnitOfWork
 from shared.auth import Principal
-from shared.envelope import GENESIS_HASH, Envelope
-from shared.store import ConcurrencyError, EventStore, Metadata, StreamAppend
+from shared.envelope import GENESIS_HASH, Envelope, Sealed
+from shared.store import ConcurrencyError, EventStore
 
 
 class InMemoryEvents(EventStore):
@@ -27,25 +27,32 @@ class InMemoryEvents(EventStore):
     async def read_stream(self, conn: Any, stream_id: str) -> list[Envelope]:
         return list(self.streams.get(stream_id, []))
 
-    async def append_streams(self, conn: Any, appends: Sequence[StreamAppend],
-                             meta: Metadata) -> list[Envelope]:
-        """All or nothing, like the SQL store's one insert: every stream is checked
-        (version, and the head when the caller knows it) before any is extended."""
-        sealed: dict[str, list[Envelope]] = {}
-        for stream_id, expected_version, new_events, expected_head in appends:
-            if not new_events:
-                continue
-            stored = self.streams.get(stream_id, [])
-            head = stored[-1].hash if stored else GENESIS_HASH
-            if len(stored) != expected_version:
-                raise ConcurrencyError(stream_id, expected_version, len(stored))
-            if expected_head is not None and expected_head != head:
-                raise ConcurrencyError(stream_id, expected_version, None)
-            sealed[stream_id] = [r.envelope for r in self._seal(
-                stream_id, len(stored), head, new_events, meta)]
-        for stream_id, envelopes in sealed.items():
-            self.streams.setdefault(stream_id, []).extend(envelopes)
-        return [e for envelopes in sealed.values() for e in envelopes]
+    async def read_streams(self, conn: Any, stream_ids: Sequence[str]
+                           ) -> dict[str, list[Envelope]]:
+        return {s: list(self.streams.get(s, [])) for s in stream_ids}
+
+    async def read_heads(self, conn: Any, stream_ids: Sequence[str]
+                         ) -> dict[str, tuple[int, str]]:
+        return {s: (len(self.streams[s]), self.streams[s][-1].hash)
+                for s in stream_ids if self.streams.get(s)}
+
+    async def _head(self, conn: Any, stream_id: str) -> tuple[int, str]:
+        stored = self.streams.get(stream_id, [])
+        return len(stored), stored[-1].hash if stored else GENESIS_HASH
+
+    async def write(self, conn: Any, records: Sequence[Sealed]) -> list[Envelope]:
+        """All or nothing, like the SQL store's one insert: each event must come right
+        after the stream's last (version and hash), or nothing is stored."""
+        grown: dict[str, list[Envelope]] = {}
+        for record in records:
+            e = record.envelope
+            stream = grown.setdefault(e.stream_id, list(self.streams.get(e.stream_id, [])))
+            head = stream[-1].hash if stream else GENESIS_HASH
+            if e.stream_version != len(stream) + 1 or e.prev_hash != head:
+                raise ConcurrencyError(e.stream_id, e.stream_version - 1, len(stream))
+            stream.append(e)
+        self.streams.update(grown)
+        return [r.envelope for r in records]
 
     def types(self, stream_id: str) -> list[str]:
         return [e.event_type for e in self.streams.get(stream_id, [])]

@@ -10,7 +10,7 @@ from typing import Literal
 import pytest
 from pydantic import BaseModel
 
-from shared.aggregate import Aggregate
+from shared.aggregate import Aggregate, Log
 from shared.application import Application, Repository, StillConflicting, UnknownCommand
 from shared.auth import Forbidden, Policy, Principal
 from shared.refusal import Refusal
@@ -170,11 +170,68 @@ async def test_execute_decides_again_after_a_lost_race_then_gives_up(events):
     assert "c2" not in events.streams
 
 
-async def test_flush_gives_ids_early_and_commit_returns_every_event_once(app, events):
+async def test_flush_gives_ids_early_and_commit_writes_every_event_once(app, events):
     uow = unit_of_work(app, CLERK)
     await app.dispatch(Count(counter="c1", by=1), uow)
     flushed = await uow.flush()
-    assert [e.stream_version for e in flushed] == [1] and events.types("c1") == ["test.Counted"]
+    # Sealed (ids, versions, hashes) but not written: the store is untouched until commit.
+    assert [e.stream_version for e in flushed] == [1] and events.types("c1") == []
+    assert [e.event_id for e in uow.envelopes("c1")] == [flushed[0].event_id]
     await app.dispatch(Count(counter="c1", by=2), uow)
     appended = await uow.commit()
     assert [e.event_id for e in appended] == [e.event_id for e in events.streams["c1"]]
+    assert appended[0].event_id == flushed[0].event_id
+    assert appended[1].prev_hash == appended[0].hash
+
+
+async def test_one_unit_carries_facts_on_behalf_of_each_sender(app, events):
+    """A batch: each fact's events carry its own sender, correlation and causation,
+    also when two facts extend the same stream; the chain runs through both."""
+    await run(app, Count(counter="c1", by=1), CLERK)
+    uow = unit_of_work(app, CLERK)
+    await uow.preload(Counter, ["c1", "c2"])
+    for who, corr, counter in (("hr-a", "m-1", "c1"), ("hr-b", "m-2", "c2"),
+                               ("hr-c", "m-3", "c1")):
+        uow.on_behalf(Principal(who, "city_system"), corr, corr)
+        await count(Count(counter=counter, by=1), uow)
+    appended = await uow.commit()
+    assert [(e.stream_id, e.stream_version, e.actor.id, e.correlation_id, e.causation_id)
+            for e in appended] == [("c1", 2, "hr-a", "m-1", "m-1"),
+                                   ("c1", 3, "hr-c", "m-3", "m-3"),
+                                   ("c2", 1, "hr-b", "m-2", "m-2")]
+    chain = events.streams["c1"]
+    assert [e.prev_hash for e in chain[1:]] == [e.hash for e in chain[:-1]]
+
+
+async def test_a_stale_preload_stores_nothing_for_any_stream(app, events):
+    uow = unit_of_work(app, CLERK)
+    await uow.preload(Counter, ["c1", "c2"])
+    await run(app, Count(counter="c2", by=1), CLERK)  # another writer moves c2 meanwhile
+    await count(Count(counter="c1", by=1), uow)
+    await count(Count(counter="c2", by=1), uow)
+    with pytest.raises(ConcurrencyError):
+        await uow.commit()
+    assert "c1" not in events.streams and len(events.streams["c2"]) == 1
+
+class Tally(Log):
+    def tick(self) -> list[DomainEvent]:
+        return [Counted(by=1)]
+
+
+async def test_a_log_is_loaded_by_its_head_and_appended_to_in_chain(app, events):
+    for _ in range(3):
+        uow = unit_of_work(app, CLERK)
+        log = await uow.get(Tally, "t1")
+        uow.record(log, log.tick())
+        await uow.commit()
+    reads: list[str] = []
+    events.read_stream = lambda conn, s: reads.append(s)  # a log's history is never read
+    uow = unit_of_work(app, CLERK)
+    log = await uow.get(Tally, "t1")
+    assert (log.version, log.state, reads) == (3, 3, [])
+    uow.record(log, log.tick())
+    uow.record(again := await uow.get(Tally, "t1"), again.tick())
+    await uow.commit()
+    chain = events.streams["t1"]
+    assert [e.stream_version for e in chain] == [1, 2, 3, 4, 5]
+    assert [e.prev_hash for e in chain[1:]] == [e.hash for e in chain[:-1]]

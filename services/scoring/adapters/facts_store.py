@@ -4,12 +4,18 @@ and the cross-scorecard indexes (open appeals, pending scores) that sign-off che
 The SQL side of the application's `Facts` port (app/scoring.py)."""
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from sqlalchemy import (JSON, Boolean, Column, Integer, MetaData, String, Table, delete,
                         func, insert, select, text, update)
 
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
 from ..domain.facts import InstitutionFacts, ReportFacts
+
+CYCLE_IDS = ("scoring", "cycle_ids")  # read once per unit of work (a batch of facts)
 
 write_side = MetaData()
 f_cycles = Table("f_cycles", write_side,
@@ -57,6 +63,23 @@ async def upsert(conn, table: Table, keys: dict, values: dict) -> None:
         await conn.execute(insert(table).values(**keys, **values))
 
 
+async def put(conn, table: Table, row: dict) -> None:
+    """Insert a whole row, or replace the one with its primary key: one statement.
+    (Only for whole rows: an upsert's insert checks NOT NULL before the conflict.)"""
+    await conn.execute(_put(conn.dialect.name, table), row)
+
+
+@functools.cache
+def _put(dialect: str, table: Table):
+    """Built once per table: making an upsert statement costs more than running it."""
+    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+    keys = [c.name for c in table.primary_key.columns]
+    return statement.on_conflict_do_update(
+        index_elements=keys,
+        set_={c.name: statement.excluded[c.name] for c in table.columns
+              if c.name not in keys})
+
+
 async def institution_ids(conn) -> list[str]:
     return list((await conn.execute(select(f_institutions.c.institution_id).order_by(
         f_institutions.c.institution_id))).scalars())
@@ -75,8 +98,9 @@ class SqlFacts:
     """The facts port over the tables above, in the unit of work's transaction."""
 
     async def set_cycle(self, uow, cycle_id: str, year: int, rulebook: dict) -> None:
-        await upsert(uow.conn, f_cycles, {"cycle_id": cycle_id},
-                     {"year": year, "rulebook": rulebook})
+        await put(uow.conn, f_cycles, {"cycle_id": cycle_id, "year": year,
+                                       "rulebook": rulebook})
+        uow.memo.pop(CYCLE_IDS, None)
 
     async def set_rulebook(self, uow, cycle_id: str, rulebook: dict) -> None:
         await upsert(uow.conn, f_cycles, {"cycle_id": cycle_id}, {"rulebook": rulebook})
@@ -112,8 +136,8 @@ class SqlFacts:
 
     async def set_headcount(self, uow, institution_id: str, headcount: int,
                             event_id: str) -> None:
-        await upsert(uow.conn, f_headcount, {"institution_id": institution_id},
-                     {"headcount": headcount, "event_id": event_id})
+        await put(uow.conn, f_headcount, {"institution_id": institution_id,
+                                          "headcount": headcount, "event_id": event_id})
 
     async def add_completion(self, uow, institution_id: str, learner_ref: str,
                              course_id: str, event_id: str) -> None:
@@ -128,13 +152,15 @@ class SqlFacts:
 
     async def set_meeting(self, uow, meeting_id: str, institution_id: str,
                           committee_id: str, held_on: str, event_id: str) -> None:
-        await upsert(uow.conn, f_meetings, {"meeting_id": meeting_id}, {
-            "institution_id": institution_id, "committee_id": committee_id,
-            "held_on": held_on, "event_id": event_id})
+        await put(uow.conn, f_meetings, {
+            "meeting_id": meeting_id, "institution_id": institution_id,
+            "committee_id": committee_id, "held_on": held_on, "event_id": event_id})
 
     async def cycle_ids(self, uow) -> list[str]:
-        return list((await uow.conn.execute(select(f_cycles.c.cycle_id).order_by(
-            f_cycles.c.cycle_id))).scalars())
+        if CYCLE_IDS not in uow.memo:
+            uow.memo[CYCLE_IDS] = list((await uow.conn.execute(select(
+                f_cycles.c.cycle_id).order_by(f_cycles.c.cycle_id))).scalars())
+        return list(uow.memo[CYCLE_IDS])
 
     async def institution_ids(self, uow) -> list[str]:
         return await institution_ids(uow.conn)

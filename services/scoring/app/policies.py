@@ -13,6 +13,7 @@ from shared.application import Reaction
 
 from ..domain.cycle import ScoringCycle, scoring_stream
 from ..domain.evidence import Evidence, headcount_stream, learning_stream
+from ..domain.scorecard import Scorecard, scorecard_stream
 from .scoring import Facts, rescore, rescore_cycle, rescore_institution
 
 
@@ -97,3 +98,25 @@ def policies(facts: Facts) -> dict[str, Reaction]:
         "hr.HeadcountReported": headcount_reported,
         "education.CourseCompleted": course_completed,
     }
+
+
+
+def preparation(facts: Facts):
+    """Load what a batch of facts' policies will read, in one query per kind: the
+    evidence logs of its institutions, the cycles, and those institutions' scorecards
+    in every cycle (`Application.prepare`)."""
+    async def prepare(events, uow) -> None:
+        told = [e.payload if hasattr(e, "payload") else e for e in events if e is not None]
+        institutions = sorted({i for t in told
+                               if (i := getattr(t, "institution_id", None))})
+        kinds = {getattr(e, "event_type", "") for e in events if e is not None}
+        logs = [*([headcount_stream(i) for i in institutions]
+                  if "hr.HeadcountReported" in kinds else []),
+                *([learning_stream(i) for i in institutions]
+                  if "education.CourseCompleted" in kinds else [])]
+        await uow.preload(Evidence, logs)
+        cycles = await facts.cycle_ids(uow)
+        await uow.preload(ScoringCycle, [scoring_stream(c) for c in cycles])
+        await uow.preload(Scorecard, [scorecard_stream(c, i) for c in cycles
+                                      for i in institutions])
+    return prepare

@@ -119,8 +119,7 @@ async def rescore(facts: Facts, uow: UnitOfWork, cycle_id: str, institution_id: 
     event_ids: dict = {}
     if card.state.expert_scores:  # name the events that gave them: stored ones
         await uow.flush()  # the card's events get ids a score can name
-        event_ids = expert_event_ids(
-            await uow.repository.events.read_stream(uow.conn, card.stream_id))
+        event_ids = expert_event_ids(uow.envelopes(card.stream_id))
     scores, events = expert_inputs(card, event_ids)
     known = replace(known, expert_scores=scores, expert_score_events=events)
     uow.record(card, card.record(cycle_id, institution_id,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from shared.aggregate import Aggregate
+from shared.aggregate import Log
 
 from .events import CourseCompletionRecorded, HeadcountRecorded
 
@@ -19,14 +19,9 @@ def learning_stream(institution_id: str) -> str:
     return f"learning-{institution_id}"
 
 
-class Evidence(Aggregate[int]):
-    """A log of one institution's reports from one city system (state: how many)."""
-
-    def initial(self) -> int:
-        return 0
-
-    def evolve(self, state: int, event) -> int:
-        return state + 1
+class Evidence(Log):
+    """A log of one institution's reports from one city system (state: how many);
+    loading it reads only its head, however many reports it holds."""
 
     def record_headcount(self, institution_id: str, headcount: int, as_of: date,
                          external_event_id: str, source_system: str) -> list:
