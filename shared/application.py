@@ -30,6 +30,7 @@ from .envelope import GENESIS_HASH, Actor, Envelope, Sealed
 from .registry import DomainEvent, EventRegistry
 from .retry import CONFLICT
 from .store import ConcurrencyError, Metadata, StreamAppend
+from .telemetry import current_trace_context
 
 A = TypeVar("A", bound=Aggregate)
 Handler = Callable[[Any, "UnitOfWork"], Awaitable[None]]
@@ -111,11 +112,13 @@ class UnitOfWork:
 
     def on_behalf(self, principal: Principal, correlation_id: str,
                   causation_id: str | None = None) -> None:
-        """Who and why for what is recorded from now on."""
+        """Who and why for what is recorded from now on (and the trace it continues:
+        the one current now, though the events are written at commit)."""
         self.principal, self.correlation_id = principal, correlation_id
         self.causation_id = causation_id
         self._meta = Metadata(actor=principal.actor(), correlation_id=correlation_id,
-                              causation_id=causation_id)
+                              causation_id=causation_id,
+                              trace_context=current_trace_context())
 
     @property
     def actor(self) -> Actor:

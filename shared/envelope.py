@@ -145,6 +145,7 @@ class Sealed(NamedTuple):
 
     envelope: Envelope
     body: bytes
+    trace: str | None = None  # the W3C context it was recorded in (not part of the event)
 
 
 def seal(fields: dict[str, Any]) -> Envelope:

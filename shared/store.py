@@ -64,6 +64,9 @@ class Metadata(BaseModel):
     correlation_id: str
     causation_id: str | None = None
     occurred_at: datetime | None = None
+    # The trace it was recorded in (W3C context JSON), carried to the outbox so the
+    # relay's record continues it; never part of the event.
+    trace_context: str | None = None
 
 
 class StreamAppend(NamedTuple):
@@ -141,9 +144,9 @@ class EventStore:
                 firsts.setdefault(r.envelope.stream_id, r.envelope.stream_version - 1)
             moved = list(firsts.items())
             raise ConcurrencyError(*moved[0], None, moved[1:]) from race
-        trace = current_trace_context()
+        here = current_trace_context()
         await conn.exec_driver_sql(sql.outbox, [
-            (r.envelope.event_id, self.topic, trace) for r in records])
+            (r.envelope.event_id, self.topic, r.trace or here) for r in records])
         queued_outbox(conn)  # the relay wakes when this transaction commits
         return [r.envelope for r in records]
 
@@ -162,7 +165,7 @@ class EventStore:
                 "payload": event.model_dump(mode="json"), "prev_hash": head,
             })
             head = record.envelope.hash
-            sealed.append(record)
+            sealed.append(record._replace(trace=meta.trace_context))
         return sealed
 
     @staticmethod

@@ -28,12 +28,13 @@ alongside. Batched spans are flushed when the service stops, after its own shutd
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
 from collections.abc import Sequence
 
-from opentelemetry import propagate, trace
+from opentelemetry import context, propagate, trace
 from opentelemetry.sdk.resources import SERVICE_NAME, OTELResourceDetector, Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import (BatchSpanProcessor, ConsoleSpanExporter,
@@ -63,6 +64,7 @@ HTTP_SECONDS = Histogram("hyeopchi_http_request_seconds", "Time to answer one HT
                          "request, by route template and method.", ["route", "method"])
 
 tracer = trace.get_tracer("hyeopchi")
+_exporting = False  # whether any span of this process goes anywhere (configure_tracing)
 
 UNMATCHED = "<unmatched>"  # the route label of a request no route took (404, redirect)
 OTHER_METHOD = "_OTHER"    # any method outside HTTP_METHODS (OpenTelemetry's convention)
@@ -76,9 +78,12 @@ def configure_tracing(service: str, exporter: str) -> TracerProvider:
     spans in-process only; `console` prints them; `file:PATH` appends one JSON line per
     span (what the cross-service trace test reads); `otlp` sends them to the collector
     the OTEL_EXPORTER_OTLP_* variables name, as an OTLP endpoint variable alone does."""
+    global _exporting
     provider = TracerProvider(resource=service_resource(service))
-    for processor in span_processors(exporter):
+    processors = span_processors(exporter)
+    for processor in processors:
         provider.add_span_processor(processor)
+    _exporting = bool(processors)
     trace.set_tracer_provider(provider)
     return provider
 
@@ -152,8 +157,19 @@ def record_span(topic: str, headers: Sequence[tuple[str, bytes]]):
     produced it (its `traceparent` header): FastStream's batch span only links to the
     records' traces, so without this every event a batch appends would start anew."""
     carrier = {k: v.decode(errors="replace") for k, v in headers}
+    if not _exporting:  # no one would see the span: only carry the producer's trace on
+        return _continuing(propagate.extract(carrier))
     return tracer.start_as_current_span(f"{topic} apply", kind=SpanKind.CONSUMER,
                                         context=propagate.extract(carrier))
+
+
+@contextlib.contextmanager
+def _continuing(carried: context.Context):
+    token = context.attach(carried)
+    try:
+        yield
+    finally:
+        context.detach(token)
 
 
 def trace_headers(stored: str | None) -> list[tuple[str, bytes]]:

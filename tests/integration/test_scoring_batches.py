@@ -20,8 +20,9 @@ from services.scoring.domain.cycle import ScoringCycle, scoring_stream
 from shared.consumer import ReliableHandler
 from shared.db import Database
 from shared.deadletter import DeadLetters, Delivery
+from shared.envelope import Envelope
 from shared.store import EventStore
-from shared.tables import backbone
+from shared.tables import backbone, events, outbox
 from tests.conftest import BACKENDS
 
 pytestmark = pytest.mark.integration
@@ -64,6 +65,10 @@ async def scoring_db(url: str) -> Database:
     return db
 
 
+def traceparent(n: int) -> str:
+    return f"00-{n:032x}-{n:016x}-01"
+
+
 async def take(db: Database, batched: bool) -> list[str]:
     """Hand FACTS to scoring's external-facts consumer as one fetched batch; return the
     SQL it ran."""
@@ -77,7 +82,8 @@ async def take(db: Database, batched: bool) -> list[str]:
         seen.append(" ".join(statement.split()).upper())
     event.listen(db.engine.sync_engine, "before_cursor_execute", record)
     outcomes = await handler.handle_batch(
-        [Delivery(TOPIC, 0, i, b"k", v) for i, v in enumerate(FACTS)])
+        [Delivery(TOPIC, 0, i, b"k", v, (("traceparent", traceparent(i + 1).encode()),))
+         for i, v in enumerate(FACTS)])
     event.remove(db.engine.sync_engine, "before_cursor_execute", record)
     assert outcomes == ["applied"] * len(FACTS)
     return seen
@@ -145,3 +151,26 @@ async def test_a_batch_records_what_one_by_one_records(make_db_url):
     finally:
         await batched.dispose()
         await single.dispose()
+
+
+@BACKENDS
+async def test_each_recorded_event_continues_its_own_facts_trace(make_db_url):
+    """Written together at the batch's end, each event is still published in the
+    trace of the fact that caused it (the relay reads the outbox's trace context)."""
+    db = await scoring_db(make_db_url())
+    try:
+        await take(db, batched=True)
+        async with db.reading() as conn:
+            rows = (await conn.execute(select(events.c.body, outbox.c.trace_context).join(
+                outbox, outbox.c.event_id == events.c.event_id))).all()
+        traced = {}
+        for body, trace_context in rows:
+            e = Envelope.from_json(body)
+            if e.correlation_id.startswith("hr-"):
+                traced[e.event_id] = (e.correlation_id, json.loads(trace_context))
+        assert len(traced) >= len(FACTS)
+        for fact_id, context in traced.values():
+            n = int(fact_id.removeprefix("hr-"))
+            assert context["traceparent"].split("-")[1] == f"{n:032x}", (fact_id, context)
+    finally:
+        await db.dispose()
