@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from abc import ABC, abstractmethod
+from abc import ABC
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
@@ -43,9 +43,12 @@ class Projection(ABC):
     registry: EventRegistry
     decodes: bool = True  # False: reads envelopes only (event is None), any type
 
-    @abstractmethod
     async def apply(self, conn: AsyncConnection, envelope: Envelope,
-                    event: DomainEvent) -> None: ...
+                    event: DomainEvent) -> None:
+        """By default the projection's method `_<EventClass>`, if it has one."""
+        handler = getattr(self, f"_{type(event).__name__}", None)
+        if handler:
+            await handler(conn, envelope, event)
 
     async def apply_all(self, conn: AsyncConnection,
                         items: list[tuple[Envelope, DomainEvent]]) -> None:
@@ -56,6 +59,16 @@ class Projection(ABC):
 
     async def on_broken(self, conn: AsyncConnection, record, why: str) -> None:
         """Told of a record that breaks its stream (edited, gap) before it is parked."""
+
+    def applies(self, event_type: str) -> bool:
+        """Whether an event of this (known) type changes the read model. Others are
+        only kept in their stream's order: their payload is never decoded or applied.
+        By default: a method `_<EventClass>` applies it (every type, for a projection
+        with its own `apply`)."""
+        if type(self).apply is not Projection.apply:
+            return True
+        model = self.registry.latest_model(event_type)
+        return model is not None and hasattr(self, f"_{model.__name__}")
 
 
 class ProjectionRunner:
@@ -69,6 +82,7 @@ class ProjectionRunner:
         self.failures: dict[tuple, int] = {}
         self.attempts = 3
         self._pending: list | None = None  # the fast path's events not yet applied
+        self._applies: dict[str, bool] = {}  # event type → decode and apply it?
 
     async def start(self) -> None:
         self.consumer = AIOKafkaConsumer(
@@ -183,10 +197,21 @@ class ProjectionRunner:
                 return (envelope, None,
                         f"event {envelope.event_id}: content does not match its hash", True)
             event = self.p.registry.decode(envelope.event_type, envelope.schema_version,
-                                           envelope.payload) if self.p.decodes else None
+                                           envelope.payload) \
+                if self._wanted(envelope.event_type) else None
         except Exception as error:
             return None, None, f"undecodable: {reason(error)}", False
         return envelope, event, None, False
+
+    def _wanted(self, event_type: str) -> bool:
+        """Decode this type's payload? Not for an envelope-only projection, nor for a
+        known type it does not apply (an unknown one is decoded, to fail and park)."""
+        wanted = self._applies.get(event_type)
+        if wanted is None:
+            known = self.p.registry.knows(event_type)
+            wanted = self._applies[event_type] = self.p.decodes and (
+                not known or self.p.applies(event_type))
+        return wanted
 
     async def _apply(self, conn, record, decoded, versions: dict[str, int],
                      known: dict[str, int]) -> str | None:
@@ -210,7 +235,9 @@ class ProjectionRunner:
             await self._flush(conn)
             await self.p.on_broken(conn, record, why)
             return why
-        if self._pending is None:
+        if event is None and self.p.decodes:
+            pass  # a type this read model does not apply: only its place is kept
+        elif self._pending is None:
             await self.p.apply(conn, envelope, event)
         else:
             self._pending.append((envelope, event))

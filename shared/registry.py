@@ -69,6 +69,11 @@ class EventRegistry:
     def knows(self, event_type: str) -> bool:
         return event_type in self._latest
 
+    def latest_model(self, event_type: str) -> type[DomainEvent] | None:
+        """The model a decoded event of this type has (after upcasting); None if unknown."""
+        version = self._latest.get(event_type)
+        return None if version is None else self._models[(event_type, version)]
+
     def latest_version(self, event_type: str) -> int:
         if event_type not in self._latest:
             raise UnknownEventType(f"unknown event type {event_type!r}")

@@ -9,7 +9,6 @@ from __future__ import annotations
 from sqlalchemy import (JSON, Boolean, Column, Integer, MetaData, String, Table, Text,
                         insert, update)
 
-from shared.envelope import Envelope
 from shared.projection import Projection
 from shared.topics import events_topic
 
@@ -71,11 +70,6 @@ class CommitteeProjection(Projection):
 
     def __init__(self) -> None:
         self.topics = (events_topic("committee").name,)
-
-    async def apply(self, conn, envelope: Envelope, event) -> None:
-        handler = getattr(self, f"_{type(event).__name__}", None)
-        if handler:
-            await handler(conn, envelope, event)
 
     async def _CommitteeEstablished(self, conn, env, e: ev.CommitteeEstablished):
         await conn.execute(insert(committees).values(

@@ -8,7 +8,6 @@ from __future__ import annotations
 from sqlalchemy import (JSON, BigInteger, Boolean, Column, Integer, MetaData, String,
                         Table, Text, insert, select, update)
 
-from shared.envelope import Envelope
 from shared.projection import Projection
 from shared.topics import events_topic
 
@@ -61,11 +60,6 @@ class GrantsProjection(Projection):
 
     def __init__(self) -> None:
         self.topics = (events_topic("grants").name,)
-
-    async def apply(self, conn, envelope: Envelope, event) -> None:
-        handler = getattr(self, f"_{type(event).__name__}", None)
-        if handler:
-            await handler(conn, envelope, event)
 
     async def _RoundOpened(self, conn, env, e: ev.RoundOpened):
         await conn.execute(insert(rounds).values(round_id=e.round_id, rules=e.rules,

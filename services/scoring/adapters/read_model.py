@@ -13,7 +13,6 @@ from sqlalchemy import (JSON, Boolean, Column, Integer, MetaData, String, Table,
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from shared.envelope import Envelope
 from shared.projection import Projection
 from shared.topics import events_topic
 
@@ -68,11 +67,6 @@ class ScorecardProjection(Projection):
 
     def __init__(self) -> None:
         self.topics = (events_topic("scoring").name,)
-
-    async def apply(self, conn, envelope: Envelope, event) -> None:
-        handler = getattr(self, f"_{type(event).__name__}", None)
-        if handler:
-            await handler(conn, envelope, event)
 
     async def apply_all(self, conn, items) -> None:
         """Runs of ScoreComputed (most of the log) as one upsert each; any other event

@@ -64,11 +64,6 @@ class ReportStatusProjection(Projection):
     def __init__(self) -> None:
         self.topics = (events_topic("submission").name,)
 
-    async def apply(self, conn, envelope: Envelope, event) -> None:
-        handler = getattr(self, f"_{type(event).__name__}", None)
-        if handler:
-            await handler(conn, envelope, event)
-
     async def apply_all(self, conn, items) -> None:
         """Runs of registrations and report changes (nearly the whole log) worked out
         on the rows in memory, as event-by-event applying would leave them, and
