@@ -18,14 +18,15 @@ from decimal import Decimal
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from sqlalchemy import MetaData, insert, select, text, update
+from sqlalchemy import Date, DateTime, MetaData, Numeric, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .db import Database
 from .deadletter import DeadLetters
-from .envelope import Envelope, canonical_json, sealed_record
+from .envelope import Envelope, canonical_bytes, sealed_record
 from .kafka_io import client_security, delivery_of, partitions_of
 from .positions import save_stream_versions, stream_versions
+from .read_rows import Rows
 from .reasons import reason
 from .registry import DomainEvent, EventRegistry
 from .tables import projection_offsets
@@ -65,10 +66,32 @@ class Projection(ABC):
         only kept in their stream's order: their payload is never decoded or applied.
         By default: a method `_<EventClass>` applies it (every type, for a projection
         with its own `apply`)."""
-        if type(self).apply is not Projection.apply:
+        if type(self).apply not in _DISPATCHING:
             return True
         model = self.registry.latest_model(event_type)
         return model is not None and hasattr(self, f"_{model.__name__}")
+
+
+class RowsProjection(Projection):
+    """A read model whose handlers, `_<EventClass>(rows, envelope, event)`, change rows
+    in memory (shared/read_rows.py): a batch's events are applied in log order, then
+    every changed row is written once."""
+
+    async def apply_all(self, conn: AsyncConnection,
+                        items: list[tuple[Envelope, DomainEvent]]) -> None:
+        rows = Rows(conn)
+        for envelope, event in items:
+            handler = getattr(self, f"_{type(event).__name__}", None)
+            if handler:
+                await handler(rows, envelope, event)
+        await rows.flush()
+
+    async def apply(self, conn: AsyncConnection, envelope: Envelope,
+                    event: DomainEvent) -> None:
+        await self.apply_all(conn, [(envelope, event)])
+
+
+_DISPATCHING = (Projection.apply, RowsProjection.apply)  # by `_<EventClass>` methods
 
 
 class ProjectionRunner:
@@ -326,12 +349,17 @@ async def checksum(db: Database, metadata: MetaData) -> tuple[str, dict[str, int
             order = list(table.primary_key.columns) or list(table.columns)
             # Streamed in slices: a read model of millions of rows is never in memory.
             result = await conn.stream(select(table).order_by(*order))
-            names, count = list(result.keys()), 0
+            # Plain str names (not SQLAlchemy's quoted_name): the fast canonical dump
+            # takes exact types only.
+            names, count = [str(k) for k in result.keys()], 0
+            # Only columns that can hold a date or a decimal need converting to text.
+            plain = _plain if any(isinstance(c.type, (Date, DateTime, Numeric))
+                                  for c in table.columns) else dict
             digest.update(table.name.encode())
             async for rows in result.partitions(2000):
                 count += len(rows)
                 for row in rows:
-                    digest.update(canonical_json(_plain(zip(names, row))).encode())
+                    digest.update(canonical_bytes(plain(zip(names, row))))
             counts[table.name] = count
     return digest.hexdigest(), counts
 

@@ -85,7 +85,9 @@ class EventRegistry:
         if version > latest or (event_type, version) not in self._models:
             raise UnknownSchemaVersion(
                 f"{event_type} v{version} is not known (known up to v{latest})")
-        self._validate(event_type, version, payload)
+        stored = self._validate(event_type, version, payload)
+        if version == latest:
+            return stored  # the current model already: validated once
         while version < latest:
             lift = self._upcasters.get((event_type, version))
             if lift is None:

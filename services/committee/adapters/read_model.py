@@ -6,15 +6,16 @@ share, allowances) is derived when read.
 """
 from __future__ import annotations
 
-from sqlalchemy import (JSON, Boolean, Column, Integer, MetaData, String, Table, Text,
-                        insert, update)
+from sqlalchemy import JSON, Boolean, Column, Integer, MetaData, String, Table, Text
 
-from shared.projection import Projection
+from shared.projection import RowsProjection
+from shared.read_rows import Rows
 from shared.topics import events_topic
 
 from ..domain import events as ev
 
 metadata = MetaData()
+ABSENT_AS_NULL = JSON(none_as_null=True)  # a column not given is NULL, not JSON null
 committees = Table(
     "rm_committees", metadata,
     Column("committee_id", String(100), primary_key=True),
@@ -48,10 +49,10 @@ meetings = Table(
     Column("starts_at", String(40), nullable=False),
     Column("ends_at", String(40)),
     Column("place", String(300), nullable=False),
-    Column("attendance", JSON),       # {"in_person": n, "remote": n}
-    Column("officials", JSON),        # posts, not names
-    Column("agenda", JSON),
-    Column("next_meeting", JSON),
+    Column("attendance", ABSENT_AS_NULL),       # {"in_person": n, "remote": n}
+    Column("officials", ABSENT_AS_NULL),        # posts, not names
+    Column("agenda", ABSENT_AS_NULL),
+    Column("next_meeting", ABSENT_AS_NULL),
     Column("allowance_rule_ref", String(50)),
     Column("allowance_total", Integer),
     Column("other_costs", Integer),
@@ -60,10 +61,10 @@ meetings = Table(
     Column("reason_code", String(5)),
     Column("retention_years", Integer),
     Column("summary", Text),
-    Column("attachments", JSON))
+    Column("attachments", ABSENT_AS_NULL))
 
 
-class CommitteeProjection(Projection):
+class CommitteeProjection(RowsProjection):
     name = "committee-meetings"
     metadata = metadata
     registry = ev.registry
@@ -71,77 +72,63 @@ class CommitteeProjection(Projection):
     def __init__(self) -> None:
         self.topics = (events_topic("committee").name,)
 
-    async def _CommitteeEstablished(self, conn, env, e: ev.CommitteeEstablished):
-        await conn.execute(insert(committees).values(
-            committee_id=e.committee_id, institution_id=e.institution_id, name_ko=e.name_ko,
-            kind=e.kind, city_committee=e.city_committee))
+    async def _CommitteeEstablished(self, rows: Rows, env, e: ev.CommitteeEstablished):
+        rows.insert(committees, committee_id=e.committee_id, institution_id=e.institution_id,
+                    name_ko=e.name_ko, kind=e.kind, city_committee=e.city_committee)
 
-    async def _MemberAppointed(self, conn, env, e: ev.MemberAppointed):
-        key = dict(committee_id=e.committee_id, member_id=e.member_id)
-        values = dict(role=e.role, channel=e.channel, youth=e.youth,
-                      appointed_on=e.appointed_on.isoformat(), dismissed_on=None)
-        changed = await conn.execute(update(members).where(*_where(members, key))
-                                     .values(**values))
-        if changed.rowcount == 0:  # reappointed after a dismissal: the row is reused
-            await conn.execute(insert(members).values(**key, **values))
+    async def _MemberAppointed(self, rows: Rows, env, e: ev.MemberAppointed):
+        # reappointed after a dismissal: the row is reused
+        rows.insert(members, committee_id=e.committee_id, member_id=e.member_id,
+                    role=e.role, channel=e.channel, youth=e.youth,
+                    appointed_on=e.appointed_on.isoformat(), dismissed_on=None)
 
-    async def _MemberDismissed(self, conn, env, e: ev.MemberDismissed):
-        await conn.execute(update(members).where(*_where(members, dict(
-            committee_id=e.committee_id, member_id=e.member_id))).values(
-            dismissed_on=e.dismissed_on.isoformat()))
+    async def _MemberDismissed(self, rows: Rows, env, e: ev.MemberDismissed):
+        await rows.update(members, e.committee_id, e.member_id,
+                          dismissed_on=e.dismissed_on.isoformat())
 
-    async def _YouthQuotaExceptionApproved(self, conn, env, e):
-        await conn.execute(insert(exceptions).values(
-            committee_id=e.committee_id, member_id=e.member_id, approved_by=e.approved_by,
-            reason=e.reason))
+    async def _YouthQuotaExceptionApproved(self, rows: Rows, env, e):
+        rows.insert(exceptions, committee_id=e.committee_id, member_id=e.member_id,
+                    approved_by=e.approved_by, reason=e.reason)
 
-    async def _MeetingScheduled(self, conn, env, e: ev.MeetingScheduled):
-        await conn.execute(insert(meetings).values(
-            meeting_id=e.meeting_id, committee_id=e.committee_id,
-            institution_id=e.institution_id, number=e.number, status="scheduled",
-            starts_at=e.starts_at.isoformat(), place=e.place))
+    async def _MeetingScheduled(self, rows: Rows, env, e: ev.MeetingScheduled):
+        rows.insert(meetings, meeting_id=e.meeting_id, committee_id=e.committee_id,
+                    institution_id=e.institution_id, number=e.number, status="scheduled",
+                    starts_at=e.starts_at.isoformat(), place=e.place)
 
-    async def _MeetingHeld(self, conn, env, e: ev.MeetingHeld):
+    async def _MeetingHeld(self, rows: Rows, env, e: ev.MeetingHeld):
         attendance = {"in_person": sum(a.attendance == "in_person" for a in e.attendees),
                       "remote": sum(a.attendance == "remote" for a in e.attendees)}
-        values = dict(
+        await _meeting(rows, e.meeting_id, dict(
             committee_id=e.committee_id, institution_id=e.institution_id, number=e.number,
             status="held", mode=e.mode, starts_at=e.starts_at.isoformat(),
             ends_at=e.ends_at.isoformat(), place=e.place, attendance=attendance,
             officials=[o.post for o in e.officials],
             agenda=[i.model_dump(mode="json") for i in e.agenda],
-            next_meeting=e.next_meeting.model_dump(mode="json") if e.next_meeting else None)
-        await _upsert_meeting(conn, e.meeting_id, values)
+            next_meeting=e.next_meeting.model_dump(mode="json") if e.next_meeting else None))
 
-    async def _MeetingPostponed(self, conn, env, e):
-        await _upsert_meeting(conn, e.meeting_id, dict(starts_at=e.starts_at.isoformat(),
-                                                       status="postponed"))
+    async def _MeetingPostponed(self, rows: Rows, env, e):
+        await _meeting(rows, e.meeting_id, dict(starts_at=e.starts_at.isoformat(),
+                                                status="postponed"))
 
-    async def _MeetingCancelled(self, conn, env, e):
-        await _upsert_meeting(conn, e.meeting_id, dict(status="cancelled"))
+    async def _MeetingCancelled(self, rows: Rows, env, e):
+        await _meeting(rows, e.meeting_id, dict(status="cancelled"))
 
-    async def _MeetingCostsRecorded(self, conn, env, e: ev.MeetingCostsRecorded):
+    async def _MeetingCostsRecorded(self, rows: Rows, env, e: ev.MeetingCostsRecorded):
         allowances = sum(a.amount for a in e.allowances)
-        await _upsert_meeting(conn, e.meeting_id, dict(
+        await _meeting(rows, e.meeting_id, dict(
             allowance_rule_ref=e.allowance_rule_ref, allowance_total=allowances,
             other_costs=e.total - allowances, total_cost=e.total))
 
-    async def _MinutesRecorded(self, conn, env, e: ev.MinutesRecorded):
-        await _upsert_meeting(conn, e.meeting_id, dict(
+    async def _MinutesRecorded(self, rows: Rows, env, e: ev.MinutesRecorded):
+        await _meeting(rows, e.meeting_id, dict(
             disclosure=e.disclosure, reason_code=e.reason_code,
             retention_years=e.retention_years, summary=e.summary,
             attachments=[a.model_dump(mode="json") for a in e.attachments]))
 
 
-async def _upsert_meeting(conn, meeting_id: str, values: dict) -> None:
-    changed = await conn.execute(update(meetings).where(meetings.c.meeting_id == meeting_id)
-                                 .values(**values))
-    if changed.rowcount == 0:  # held without being scheduled first
-        await conn.execute(insert(meetings).values(meeting_id=meeting_id, **values))
-
-
-def _where(table, key: dict) -> list:
-    return [table.c[k] == v for k, v in key.items()]
+async def _meeting(rows: Rows, meeting_id: str, values: dict) -> None:
+    if not await rows.update(meetings, meeting_id, **values):  # held, not scheduled first
+        rows.insert(meetings, meeting_id=meeting_id, **values)
 
 
 PROJECTION = CommitteeProjection
