@@ -57,7 +57,7 @@ class Rows:
         dirty, self._dirty = self._dirty, {}
         for table, keys in dirty.items():
             rows = self._rows[table]
-            await self.conn.execute(_upsert(self.conn.dialect.name, table),
+            await self.conn.execute(upsert_statement(self.conn.dialect.name, table),
                                     [rows[k] for k in keys])
 
 
@@ -77,7 +77,10 @@ def _by_key(table: Table):
 
 
 @functools.cache
-def _upsert(dialect: str, table: Table):
+def upsert_statement(dialect: str, table: Table):
+    """Insert a whole row, or replace the one with its primary key (built once per
+    table: making the statement costs more than running it). Whole rows only: an
+    upsert's insert checks NOT NULL before the conflict."""
     statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
     keys = [c.name for c in table.primary_key.columns]
     return statement.on_conflict_do_update(

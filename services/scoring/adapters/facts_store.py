@@ -4,14 +4,12 @@ and the cross-scorecard indexes (open appeals, pending scores) that sign-off che
 The SQL side of the application's `Facts` port (app/scoring.py)."""
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 
 from sqlalchemy import (JSON, Boolean, Column, Integer, MetaData, String, Table, delete,
                         func, insert, select, text, update)
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from shared.read_rows import upsert_statement
 
 from ..domain.facts import InstitutionFacts, ReportFacts
 
@@ -64,20 +62,8 @@ async def upsert(conn, table: Table, keys: dict, values: dict) -> None:
 
 
 async def put(conn, table: Table, row: dict) -> None:
-    """Insert a whole row, or replace the one with its primary key: one statement.
-    (Only for whole rows: an upsert's insert checks NOT NULL before the conflict.)"""
-    await conn.execute(_put(conn.dialect.name, table), row)
-
-
-@functools.cache
-def _put(dialect: str, table: Table):
-    """Built once per table: making an upsert statement costs more than running it."""
-    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
-    keys = [c.name for c in table.primary_key.columns]
-    return statement.on_conflict_do_update(
-        index_elements=keys,
-        set_={c.name: statement.excluded[c.name] for c in table.columns
-              if c.name not in keys})
+    """Insert a whole row, or replace the one with its primary key: one statement."""
+    await conn.execute(upsert_statement(conn.dialect.name, table), row)
 
 
 async def institution_ids(conn) -> list[str]:
