@@ -103,14 +103,16 @@ async def _send_grants(bootstrap, prefix, svc):
             "grants.ApplicationReceived": n}
 
 
-async def _send_scoring(bootstrap, prefix, _svc):
+async def _send_scoring(bootstrap, prefix, _svc, n: int = 6000):
+    """HR facts; more than the other workloads: scoring takes a batch of them as one
+    unit of work, fast enough to finish a burst of N before the stop lands."""
     facts = [{"event_id": f"hr-ops-{i}", "event_type": "hr.HeadcountReported",
               "schema_version": 1, "occurred_at": "2021-03-31T09:00:00+09:00",
               "source": "seoul-hr", "payload": {"institution_id": f"ops-{i:04d}",
                                                  "headcount": 100, "as_of": "2021-03-31"}}
-             for i in range(N)]
+             for i in range(n)]
     await send_external(bootstrap, f"{prefix}.ingress.hr", facts)
-    return {"scoring.HeadcountRecorded": N}
+    return {"scoring.HeadcountRecorded": n}
 
 
 async def _send_audit(bootstrap, prefix, svc, n: int = 6000):
