@@ -100,7 +100,6 @@ def policies(facts: Facts) -> dict[str, Reaction]:
     }
 
 
-
 def preparation(facts: Facts):
     """Load what a batch of facts' policies will read, in one query per kind: the
     evidence logs of its institutions, the cycles, and those institutions' scorecards
