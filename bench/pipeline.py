@@ -114,6 +114,24 @@ class Stack:
                 raise TimeoutError(f"not ready: {pending}")
             time.sleep(0.3)
 
+    def settle(self, timeout: float = 120) -> float:
+        """Wait until no service has a record left to apply (every consumer's and
+        projection's lag 0 in /health/ready, twice in a row): after a burst, the
+        projections off the measured path are still working through it. Returns the
+        seconds it took."""
+        import httpx
+        started, quiet = time.monotonic(), 0
+        while quiet < 2 and time.monotonic() - started < timeout:
+            lags = []
+            for p in self.procs.values():
+                try:
+                    lags += httpx.get(f"{p.url}/health/ready", timeout=5).json()["lag"].values()
+                except (httpx.HTTPError, ValueError, KeyError):
+                    lags.append(None)
+            quiet = quiet + 1 if lags and all(n == 0 for n in lags) else 0
+            time.sleep(0.5)
+        return time.monotonic() - started
+
     def rss_mb(self) -> dict[str, float]:
         return {name: round(vm_hwm_mb(p.proc.pid), 1) for name, p in self.procs.items()
                 if p.proc and p.proc.poll() is None}

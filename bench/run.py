@@ -163,11 +163,16 @@ def pipeline_and_latency(bootstrap: str, workdir: Path, burst: int, rate: float,
         used = min(rate, BELOW_CAPACITY * capacity)
         log(f"  capacity {capacity:.1f} events/s; latency at {used:.1f}/s "
             f"(min({rate:.0f}, {BELOW_CAPACITY} x capacity)) for {seconds:.0f} s")
+        # The burst's tail is still being applied off the measured path (the other
+        # projections): the fixed-rate run starts once every service has caught up.
+        settled = stack.settle()
+        log(f"  every service caught up {settled:.1f} s after the burst")
         backlog = max(0.0, used - capacity) * seconds  # what will queue up
         lat = asyncio.run(latency(stack, bootstrap, watcher, used, seconds,
                                   drain_timeout=min(480, 60 + 1.5 * backlog
                                                     / max(capacity, 1))))
         lat |= {"requested_rate_per_s": rate, "capacity_events_per_s": capacity,
+                "settled_after_burst_s": settled,
                 "rate_vs_capacity": used / capacity,
                 "rate_rule": f"min({rate:g}/s, {BELOW_CAPACITY:g} x pipeline capacity)",
                 "target_rate_per_s": LATENCY_TARGET_RATE,

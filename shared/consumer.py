@@ -22,14 +22,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from .db import Database
 from .deadletter import DeadLetters, Delivery
 from .envelope import Envelope, sealed_record
+from .driver_sql import driver
 from .faults import crash_point
-from .positions import CHUNK, save_stream_versions, stream_versions
+from .positions import save_stream_versions, stream_versions
 from .reasons import reason as _reason
 from .registry import DomainEvent, EventRegistry
 from .retry import CONFLICT, OUTAGE
 from .store import ConcurrencyError
 from .tables import inbox
 from .telemetry import HANDLER_SECONDS, MESSAGES, record_span
+
+_INBOX_INSERT = "INSERT INTO inbox (consumer, event_id) VALUES (?, ?)"
 
 log = structlog.get_logger("consumer")
 Outcome = Literal["applied", "duplicate", "dead-lettered"]
@@ -173,9 +176,8 @@ class ReliableHandler:
                 fresh.append((delivery, decoded))
             await self._apply_all(conn, fresh)
             await save_stream_versions(conn, reader, moved)
-            if fresh:
-                await conn.execute(insert(inbox), [
-                    {"consumer": self.name, "event_id": d.message_id} for _, d in fresh])
+            await (await driver(conn)).executemany(
+                _INBOX_INSERT, [(self.name, d.message_id) for _, d in fresh])
             crash_point("consumer.before_commit")
         crash_point("consumer.after_commit")  # effects committed, offsets not yet acked
         log.info("applied_batch", consumer=self.name, applied=len(fresh),
@@ -196,11 +198,10 @@ class ReliableHandler:
             await session.finish()
 
     async def _seen(self, conn: AsyncConnection, ids: list[str]) -> set[str]:
-        found: set[str] = set()
-        for i in range(0, len(ids), CHUNK):
-            found.update(await conn.scalars(select(inbox.c.event_id).where(
-                inbox.c.consumer == self.name, inbox.c.event_id.in_(ids[i:i + CHUNK]))))
-        return found
+        sql = await driver(conn)
+        return {r[0] for r in await sql.fetch(
+            f"SELECT event_id FROM inbox WHERE consumer = ? AND {sql.member('event_id')}",
+            (self.name, sql.listed(ids)))}
 
     async def _apply_once(self, delivery: Delivery, decoded: Decoded) -> Outcome:
         conflicts, outage, failures = 0, 0, 0

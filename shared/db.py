@@ -34,7 +34,10 @@ def async_url(url: str) -> str:
 class Database:
     """An async engine plus the tables it holds; `transaction()` is the unit of work."""
 
-    def __init__(self, url: str, *metadatas: MetaData, echo: bool = False):
+    def __init__(self, url: str, *metadatas: MetaData, echo: bool = False,
+                 background_checkpoints: bool = False):
+        """`background_checkpoints`: SQLite's WAL is checkpointed by a thread of this
+        object's (sqlite_inline.Checkpointer), never inside a commit: for a service."""
         self.url = async_url(url)
         self.metadatas = list(metadatas)
         self.is_sqlite = self.url.startswith("sqlite")
@@ -47,8 +50,13 @@ class Database:
             make_url(self.url).database or ":memory:")} if self.is_sqlite
             else {"pool_pre_ping": True})
         self.engine: AsyncEngine = create_async_engine(self.url, echo=echo, **options)
+        path = make_url(self.url).database or ":memory:"
+        self._checkpointer = (sqlite_inline.Checkpointer(path) if self.is_sqlite
+                              and background_checkpoints and path != ":memory:" else None)
         if self.is_sqlite:
-            _sqlite_pragmas(self.engine)
+            _sqlite_pragmas(self.engine, autocheckpoint=self._checkpointer is None)
+        if self._checkpointer:
+            self._checkpointer.start()
         self._writers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         # Set when a transaction that queued outbox rows commits: the relay wakes on
         # it instead of polling (shared/outbox.py); `queued_outbox` marks such a one.
@@ -113,9 +121,11 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._checkpointer:
+            await asyncio.to_thread(self._checkpointer.stop)
 
 
-def _sqlite_pragmas(engine: AsyncEngine) -> None:
+def _sqlite_pragmas(engine: AsyncEngine, autocheckpoint: bool) -> None:
     # WAL lets readers run beside the writer; BEGIN IMMEDIATE takes the write lock up
     # front (waiting with the loop free) instead of failing mid-transaction.
     @event.listens_for(engine.sync_engine, "connect")
@@ -127,6 +137,8 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute(f"PRAGMA busy_timeout={sqlite_inline.BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        if not autocheckpoint:  # a Checkpointer thread does it
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

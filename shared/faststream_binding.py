@@ -7,9 +7,10 @@ the batch back so its records are delivered again (NACK_ON_ERROR).
 """
 from __future__ import annotations
 
+from typing import Any
+
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 
 from .consumer import ReliableHandler
 from .kafka_io import delivery_of
@@ -29,7 +30,11 @@ def subscribe(broker: KafkaBroker, handler: ReliableHandler, *topics: str,
                                    auto_offset_reset="earliest", title=f"{handler.name}")
 
     @subscriber
-    async def on_batch(msg: KafkaMessage) -> None:
+    async def on_batch(_bodies: Any) -> None:
+        # The message is read from the context here, not injected: an injected
+        # `KafkaMessage` is resolved by a sync function that FastDepends runs in a
+        # worker thread, a thread hop per batch (a sixth of an idle service's loop).
+        msg = broker.context.get_local("message")
         await handler.handle_batch([delivery_of(r) for r in msg.raw_message])
     return subscriber
 

@@ -78,7 +78,7 @@ def reliable_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
     """acks=all + idempotence: an acknowledged record is durable and not doubled
     by the producer's own retries; order per partition is kept."""
     return AIOKafkaProducer(bootstrap_servers=bootstrap, client_id=client_id,
-                            acks="all", enable_idempotence=True, linger_ms=2,
+                            acks="all", enable_idempotence=True, linger_ms=0,
                             max_batch_size=1 << 20, request_timeout_ms=30000,
                             **client_security())
 

@@ -9,15 +9,29 @@ import asyncio
 import contextlib
 
 import structlog
-from sqlalchemy import delete, select
+from typing import NamedTuple
 
 from .db import Database
+from .driver_sql import driver
 from .faults import crash_point
 from .kafka_io import reliable_producer
-from .tables import events, outbox
 from .telemetry import PUBLISHED, trace_headers
 
 log = structlog.get_logger("outbox")
+
+_PENDING = ("SELECT o.topic, o.trace_context, e.body, e.stream_id, e.event_id, e.event_type, "
+            "e.schema_version FROM outbox o JOIN events e ON e.event_id = o.event_id "
+            "ORDER BY o.position LIMIT ?")
+
+
+class _Pending(NamedTuple):
+    topic: str
+    trace_context: str | None
+    body: str
+    stream_id: str
+    event_id: str
+    event_type: str
+    schema_version: int
 
 
 class OutboxRelay:
@@ -55,12 +69,8 @@ class OutboxRelay:
     async def publish_pending(self) -> int:
         """Publish one batch; return how many events left the outbox."""
         async with self.db.reading() as conn:
-            rows = (await conn.execute(
-                select(outbox.c.position, outbox.c.topic, outbox.c.trace_context, events.c.body,
-                       events.c.stream_id, events.c.event_id, events.c.event_type,
-                       events.c.schema_version)
-                .join(events, events.c.event_id == outbox.c.event_id)
-                .order_by(outbox.c.position).limit(self.batch_size))).all()
+            rows = [_Pending(*r) for r in await (await driver(conn)).fetch(
+                _PENDING, (self.batch_size,))]
         if not rows:
             return 0
         if not self.healthy:
@@ -78,8 +88,9 @@ class OutboxRelay:
         # so with a second relay on this database a position read here may by now
         # be a newer row, not yet published (tests/faults/test_relay_race.py).
         async with self.db.transaction() as conn:
-            await conn.execute(delete(outbox).where(
-                outbox.c.event_id.in_([r.event_id for r in rows])))
+            sql = await driver(conn)
+            await sql.execute(f"DELETE FROM outbox WHERE {sql.member('event_id')}",
+                              (sql.listed(r.event_id for r in rows),))
         self.published += len(rows)
         for r in rows:
             PUBLISHED.labels(r.topic).inc()

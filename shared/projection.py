@@ -18,11 +18,12 @@ from decimal import Decimal
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from sqlalchemy import Date, DateTime, MetaData, Numeric, insert, select, text, update
+from sqlalchemy import Date, DateTime, MetaData, Numeric, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .db import Database
 from .deadletter import DeadLetters
+from .driver_sql import driver
 from .envelope import Envelope, canonical_bytes, sealed_record
 from .kafka_io import client_security, delivery_of, partitions_of
 from .positions import save_stream_versions, stream_versions
@@ -33,6 +34,10 @@ from .tables import projection_offsets
 from .telemetry import PROJECTED
 
 log = structlog.get_logger("projection")
+
+_SAVE_OFFSET = ("INSERT INTO projection_offsets (projection, topic, partition, next_offset) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (projection, topic, partition) "
+                "DO UPDATE SET next_offset = excluded.next_offset")
 
 
 class Projection(ABC):
@@ -278,24 +283,19 @@ class ProjectionRunner:
         """Wait for any other runner of this projection on this database to commit
         (PostgreSQL: a transaction-scoped advisory lock; SQLite's BEGIN IMMEDIATE
         already lets one writer in at a time), then read the offsets stored so far."""
+        sql = await driver(conn)
         if not self.db.is_sqlite:
-            await conn.execute(text("SELECT pg_advisory_xact_lock(26729, hashtext(:name))"),
-                               {"name": self.p.name})
-        rows = await conn.execute(select(projection_offsets).where(
-            projection_offsets.c.projection == self.p.name))
-        return {(r.topic, r.partition): r.next_offset for r in rows}
+            await sql.fetch("SELECT pg_advisory_xact_lock(26729, hashtext(?))", (self.p.name,))
+        rows = await sql.fetch("SELECT topic, partition, next_offset FROM projection_offsets "
+                               "WHERE projection = ?", (self.p.name,))
+        return {(topic, partition): offset for topic, partition, offset in rows}
 
     async def _save_offsets(self, conn, fetched, done: dict[tuple[str, int], int]) -> None:
-        for tp, batch in fetched.items():
-            if not batch:
-                continue
-            keys = dict(projection=self.p.name, topic=tp.topic, partition=tp.partition)
-            where = [projection_offsets.c[k] == v for k, v in keys.items()]
-            after = max(batch[-1].offset + 1, done.get((tp.topic, tp.partition), 0))
-            changed = await conn.execute(update(projection_offsets).where(*where)
-                                         .values(next_offset=after))
-            if changed.rowcount == 0:
-                await conn.execute(insert(projection_offsets).values(**keys, next_offset=after))
+        """One upsert for the batch's partitions (never moving an offset back)."""
+        await (await driver(conn)).executemany(_SAVE_OFFSET, [
+            (self.p.name, tp.topic, tp.partition,
+             max(batch[-1].offset + 1, done.get((tp.topic, tp.partition), 0)))
+            for tp, batch in fetched.items() if batch])
 
     async def _stored_offsets(self) -> dict[TopicPartition, int]:
         async with self.db.reading() as conn:

@@ -8,7 +8,6 @@ unique (stream_id, stream_version) still refuses a writer whose head went stale.
 """
 from __future__ import annotations
 
-import functools
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import NamedTuple
@@ -19,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .db import queued_outbox
-from .positions import CHUNK
+from .driver_sql import driver
 from .envelope import (GENESIS_HASH, Actor, ChainVerifier, Envelope, Sealed,
                        UnencodableText, seal_record)
 from .ids import new_id, utcnow
@@ -133,11 +132,9 @@ class EventStore:
         for record in records:
             _storable(record.envelope, record.body)
             rows.append(_row(record))
-        # Plain driver SQL with tuples: the same statements as Core's insert(), less
-        # its per-row parameter processing (a third of a batched append's time).
-        sql = _statements(conn.dialect.paramstyle)
+        sql = await driver(conn)
         try:
-            await conn.exec_driver_sql(sql.events, rows)
+            await sql.executemany(_EVENTS_INSERT, rows)
         except IntegrityError as race:
             firsts: dict[str, int] = {}
             for r in records:
@@ -145,7 +142,7 @@ class EventStore:
             moved = list(firsts.items())
             raise ConcurrencyError(*moved[0], None, moved[1:]) from race
         here = current_trace_context()
-        await conn.exec_driver_sql(sql.outbox, [
+        await sql.executemany(_OUTBOX_INSERT, [
             (r.envelope.event_id, self.topic, r.trace or here) for r in records])
         queued_outbox(conn)  # the relay wakes when this transaction commits
         return [r.envelope for r in records]
@@ -179,15 +176,14 @@ class EventStore:
     @staticmethod
     async def read_streams(conn: AsyncConnection, stream_ids: Sequence[str]
                            ) -> dict[str, list[Envelope]]:
-        """Several streams in one query per slice of ids; absent ones are empty."""
+        """Several streams in one query; absent ones are empty."""
         found: dict[str, list[Envelope]] = {s: [] for s in stream_ids}
-        ids = list(found)
-        for i in range(0, len(ids), CHUNK):
-            rows = await conn.execute(
-                select(events.c.body).where(events.c.stream_id.in_(ids[i:i + CHUNK]))
-                .order_by(events.c.stream_id, events.c.stream_version))
-            for r in rows:
-                e = Envelope.from_json(r.body)
+        if found:
+            sql = await driver(conn)
+            for (body,) in await sql.fetch(
+                    f"SELECT body FROM events WHERE {sql.member('stream_id')} "
+                    "ORDER BY stream_id, stream_version", (sql.listed(found),)):
+                e = Envelope.from_json(body)
                 found[e.stream_id].append(e)
         return found
 
@@ -196,24 +192,22 @@ class EventStore:
                          ) -> dict[str, tuple[int, str]]:
         """Each stream's last version and hash (absent streams are left out): what
         an append to a log needs, read from the (stream_id, stream_version) index."""
-        ids, found = list(dict.fromkeys(stream_ids)), {}
-        last = events.alias("last")
-        for i in range(0, len(ids), CHUNK):
-            top = (select(func.max(last.c.stream_version))
-                   .where(last.c.stream_id == events.c.stream_id).scalar_subquery())
-            rows = await conn.execute(
-                select(events.c.stream_id, events.c.stream_version, events.c.hash)
-                .where(events.c.stream_id.in_(ids[i:i + CHUNK]),
-                       events.c.stream_version == top))
-            found.update({r.stream_id: (r.stream_version, r.hash) for r in rows})
-        return found
+        if not stream_ids:
+            return {}
+        sql = await driver(conn)
+        rows = await sql.fetch(
+            "SELECT e.stream_id, e.stream_version, e.hash FROM events e "
+            f"WHERE {sql.member('e.stream_id')} AND e.stream_version = (SELECT "
+            "max(l.stream_version) FROM events l WHERE l.stream_id = e.stream_id)",
+            (sql.listed(dict.fromkeys(stream_ids)),))
+        return {stream: (version, head) for stream, version, head in rows}
 
     @staticmethod
     async def read_stream(conn: AsyncConnection, stream_id: str) -> list[Envelope]:
-        rows = await conn.execute(
-            select(events.c.body).where(events.c.stream_id == stream_id)
-            .order_by(events.c.stream_version))
-        return [Envelope.from_json(r.body) for r in rows]
+        rows = await (await driver(conn)).fetch(
+            "SELECT body FROM events WHERE stream_id = ? ORDER BY stream_version",
+            (stream_id,))
+        return [Envelope.from_json(body) for (body,) in rows]
 
     @staticmethod
     async def stream_version(conn: AsyncConnection, stream_id: str) -> int:
@@ -288,30 +282,13 @@ def _has_nul(value) -> bool:
     return False
 
 
-_EVENT_COLUMNS = ("event_id", "stream_id", "stream_version", "event_type",
-                  "schema_version", "body", "hash")
-_OUTBOX_COLUMNS = ("event_id", "topic", "trace_context")
-
-
-class _Inserts(NamedTuple):
-    events: str
-    outbox: str
-
-
-@functools.cache
-def _statements(paramstyle: str) -> _Inserts:
-    """The two inserts of an append in the driver's own placeholder style."""
-    mark = "?" if paramstyle == "qmark" else "%s"
-
-    def statement(table: str, columns: tuple[str, ...]) -> str:
-        return (f"INSERT INTO {table} ({', '.join(columns)}) "
-                f"VALUES ({', '.join(mark for _ in columns)})")
-    return _Inserts(statement(events.name, _EVENT_COLUMNS),
-                    statement(outbox.name, _OUTBOX_COLUMNS))
+_EVENTS_INSERT = ("INSERT INTO events (event_id, stream_id, stream_version, event_type, "
+                  "schema_version, body, hash) VALUES (?, ?, ?, ?, ?, ?, ?)")
+_OUTBOX_INSERT = "INSERT INTO outbox (event_id, topic, trace_context) VALUES (?, ?, ?)"
 
 
 def _row(record: Sealed) -> tuple:
-    """The stored row (in _EVENT_COLUMNS' order); its body is the sealed bytes, the
+    """The stored row (in _EVENTS_INSERT's order); its body is the sealed bytes, the
     ones the hash covers."""
     e = record.envelope
     return (e.event_id, e.stream_id, e.stream_version, e.event_type, e.schema_version,

