@@ -12,12 +12,12 @@ not four round trips through SQL.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Table, and_, bindparam, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .driver_sql import driver
 
 Key = tuple[Any, ...]
 
@@ -57,8 +57,37 @@ class Rows:
         dirty, self._dirty = self._dirty, {}
         for table, keys in dirty.items():
             rows = self._rows[table]
-            await self.conn.execute(upsert_statement(self.conn.dialect.name, table),
-                                    [rows[k] for k in keys])
+            await upsert_rows(self.conn, table, [rows[k] for k in keys])
+
+
+async def upsert_rows(conn: AsyncConnection, table: Table, rows: list[dict]) -> None:
+    """Insert whole rows, or replace those with their primary keys: one executemany
+    of driver SQL (shared.driver_sql), each value converted as Core would bind it."""
+    up = _driver_upsert(conn.dialect, table)
+    await (await driver(conn)).executemany(up.sql, [
+        tuple(bind(row[c]) if bind else row[c] for c, bind in zip(up.columns, up.binds))
+        for row in rows])
+
+
+class _Upsert(NamedTuple):
+    sql: str
+    columns: tuple[str, ...]
+    binds: tuple  # per column: the type's bind processor (JSON → text, …) or None
+
+
+@functools.cache
+def _driver_upsert(dialect, table: Table) -> _Upsert:
+    quote = dialect.identifier_preparer.quote
+    keys = [c.name for c in table.primary_key.columns]
+    columns = tuple(c.name for c in table.columns)
+    rest = [c for c in columns if c not in keys]
+    action = ("DO UPDATE SET " + ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in rest)
+              if rest else "DO NOTHING")
+    sql = (f"INSERT INTO {dialect.identifier_preparer.format_table(table)} "
+           f"({', '.join(map(quote, columns))}) VALUES ({', '.join('?' for _ in columns)}) "
+           f"ON CONFLICT ({', '.join(map(quote, keys))}) {action}")
+    return _Upsert(sql, columns, tuple(c.type.dialect_impl(dialect).bind_processor(dialect)
+                                       for c in table.columns))
 
 
 def _key(table: Table, row: dict) -> Key:
@@ -74,16 +103,3 @@ def _by_key(table: Table):
     """Built once per table: a statement object reused is compiled once."""
     return select(table).where(and_(*(c == bindparam(f"k_{c.name}")
                                       for c in table.primary_key.columns)))
-
-
-@functools.cache
-def upsert_statement(dialect: str, table: Table):
-    """Insert a whole row, or replace the one with its primary key (built once per
-    table: making the statement costs more than running it). Whole rows only: an
-    upsert's insert checks NOT NULL before the conflict."""
-    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
-    keys = [c.name for c in table.primary_key.columns]
-    return statement.on_conflict_do_update(
-        index_elements=keys,
-        set_={c.name: statement.excluded[c.name] for c in table.columns
-              if c.name not in keys})

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from sqlalchemy import (JSON, Column, Integer, MetaData, String, Table, Text, insert,
                         select, update)
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from shared.envelope import Actor, Envelope
 from services import BUSINESS
+from shared.driver_sql import driver
+from shared.envelope import Actor, Envelope, canonical_json
 from shared.ids import new_id
 from shared.projection import Projection
 from shared.store import EventStore, Metadata
@@ -65,6 +64,21 @@ def _row(e: Envelope) -> dict:
         facts={k: e.payload[k] for k in KEPT if k in e.payload})
 
 
+_COLUMNS = [c.name for c in timeline.columns]
+_INSERT_ROW = (f"INSERT INTO audit_timeline ({', '.join(_COLUMNS)}) "
+               f"VALUES ({', '.join('?' for _ in _COLUMNS)})")
+_UPSERT_HEAD = ("INSERT INTO audit_chain_heads (stream_id, version, hash) VALUES (?, ?, ?) "
+                "ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, "
+                "hash = excluded.hash")
+
+
+def _values(e: Envelope) -> tuple:
+    """`_row(e)` as the driver takes it: in column order, `facts` as JSON text."""
+    row = _row(e)
+    row["facts"] = canonical_json(row["facts"])
+    return tuple(row[c] for c in _COLUMNS)
+
+
 class Timeline(Projection):
     name = "audit-timeline"
     metadata = metadata
@@ -77,26 +91,20 @@ class Timeline(Projection):
 
     async def apply_all(self, conn, items) -> None:
         """A batch in three statements (read heads, insert rows, upsert heads) when
-        every link holds; any broken link: event by event, which raises the alerts."""
-        ids = sorted({e.stream_id for e, _ in items})
-        known: dict[str, str] = {}
-        for i in range(0, len(ids), 500):
-            rows = await conn.execute(select(heads.c.stream_id, heads.c.hash).where(
-                heads.c.stream_id.in_(ids[i:i + 500])))
-            known.update({r.stream_id: r.hash for r in rows})
-        moved: dict[str, dict] = {}
+        every link holds; any broken link: event by event, which raises the alerts.
+        Driver SQL (shared.driver_sql): the timeline takes every event of the city."""
+        sql = await driver(conn)
+        known = dict(await sql.fetch(
+            f"SELECT stream_id, hash FROM audit_chain_heads WHERE {sql.member('stream_id')}",
+            (sql.listed({e.stream_id for e, _ in items}),)))
+        moved: dict[str, tuple] = {}
         for e, _ in items:
-            head = moved[e.stream_id]["hash"] if e.stream_id in moved else known.get(e.stream_id)
+            head = moved[e.stream_id][2] if e.stream_id in moved else known.get(e.stream_id)
             if head is not None and head != e.prev_hash:
                 return await super().apply_all(conn, items)
-            moved[e.stream_id] = {"stream_id": e.stream_id, "version": e.stream_version,
-                                  "hash": e.hash}
-        await conn.execute(insert(timeline), [_row(e) for e, _ in items])
-        upsert = (sqlite_insert if conn.dialect.name == "sqlite" else pg_insert)(heads)
-        await conn.execute(upsert.on_conflict_do_update(
-            index_elements=["stream_id"], set_={"version": upsert.excluded.version,
-                                                "hash": upsert.excluded.hash}),
-            list(moved.values()))
+            moved[e.stream_id] = (e.stream_id, e.stream_version, e.hash)
+        await sql.executemany(_INSERT_ROW, [_values(e) for e, _ in items])
+        await sql.executemany(_UPSERT_HEAD, list(moved.values()))
 
     async def apply(self, conn, e: Envelope, _event) -> None:
         head = (await conn.execute(select(heads).where(heads.c.stream_id == e.stream_id)))

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from sqlalchemy import (JSON, Boolean, Column, Integer, MetaData, String, Table, delete,
                         func, insert, select, text, update)
 
-from shared.read_rows import upsert_statement
+from shared.read_rows import upsert_rows
 
 from ..domain.facts import InstitutionFacts, ReportFacts
 
@@ -63,7 +63,7 @@ async def upsert(conn, table: Table, keys: dict, values: dict) -> None:
 
 async def put(conn, table: Table, row: dict) -> None:
     """Insert a whole row, or replace the one with its primary key: one statement."""
-    await conn.execute(upsert_statement(conn.dialect.name, table), row)
+    await upsert_rows(conn, table, [row])
 
 
 async def institution_ids(conn) -> list[str]:
