@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 import structlog
-from sqlalchemy import insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -29,7 +28,6 @@ from .reasons import reason as _reason
 from .registry import DomainEvent, EventRegistry
 from .retry import CONFLICT, OUTAGE
 from .store import ConcurrencyError
-from .tables import inbox
 from .telemetry import HANDLER_SECONDS, MESSAGES, record_span
 
 _INBOX_INSERT = "INSERT INTO inbox (consumer, event_id) VALUES (?, ?)"
@@ -245,9 +243,7 @@ class ReliableHandler:
 
     async def _transaction(self, decoded: Decoded) -> Outcome:
         async with self.db.transaction() as conn:
-            seen = await conn.scalar(select(inbox.c.event_id).where(
-                inbox.c.consumer == self.name, inbox.c.event_id == decoded.message_id))
-            if seen:
+            if await self._seen(conn, [decoded.message_id]):
                 return "duplicate"
             if isinstance(decoded.message, EventMessage):
                 try:
@@ -256,14 +252,12 @@ class ReliableHandler:
                     # Under READ COMMITTED a second instance (a rebalance) may have
                     # applied this very record between the inbox check and this one:
                     # a duplicate, not a fork (found by the soak).
-                    if await conn.scalar(select(inbox.c.event_id).where(
-                            inbox.c.consumer == self.name,
-                            inbox.c.event_id == decoded.message_id)):
+                    if await self._seen(conn, [decoded.message_id]):
                         return "duplicate"
                     raise
             await self.apply(conn, decoded.message)
-            await conn.execute(insert(inbox).values(consumer=self.name,
-                                                    event_id=decoded.message_id))
+            await (await driver(conn)).executemany(_INBOX_INSERT,
+                                                   [(self.name, decoded.message_id)])
             crash_point("consumer.before_commit")
         crash_point("consumer.after_commit")  # effects committed, offset not yet acked
         log.info("applied", consumer=self.name, event_id=decoded.message_id,

@@ -64,9 +64,14 @@ class Driver:
             return await self._execute(_watched(sql), params)
 
     async def executemany(self, sql: str, rows: Sequence[Sequence]) -> None:
-        if rows:
-            with self._translated(sql):
-                await self._executemany(_watched(sql, True), rows)
+        await self.write_all([(sql, rows)])
+
+    async def write_all(self, writes: Sequence[tuple[str, Sequence[Sequence]]]) -> None:
+        """Several executemany at once: on PostgreSQL one pipeline, one round trip."""
+        writes = [(_watched(sql, True), rows) for sql, rows in writes if rows]
+        if writes:
+            with self._translated(writes[0][0]):
+                await self._write_all(writes)
 
     @contextmanager
     def _translated(self, sql: str):
@@ -92,8 +97,9 @@ class SQLiteDriver(Driver):
     async def _execute(self, sql: str, params: Sequence) -> int:
         return self.raw.execute(sql, params).rowcount
 
-    async def _executemany(self, sql: str, rows: Sequence[Sequence]) -> None:
-        self.raw.executemany(sql, rows)
+    async def _write_all(self, writes) -> None:
+        for sql, rows in writes:
+            self.raw.executemany(sql, rows)
 
     @staticmethod
     def member(column: str) -> str:
@@ -105,7 +111,7 @@ class SQLiteDriver(Driver):
 
 
 class PostgresDriver(Driver):
-    """psycopg's async connection; its `executemany` is pipelined."""
+    """psycopg's async connection; writes go in one pipeline (no wait per statement)."""
 
     def __init__(self, raw):
         import psycopg  # noqa: PLC0415 — only where PostgreSQL is used
@@ -121,9 +127,15 @@ class PostgresDriver(Driver):
             await cur.execute(_pg(sql), params)
             return cur.rowcount
 
-    async def _executemany(self, sql: str, rows: Sequence[Sequence]) -> None:
+    async def _write_all(self, writes) -> None:
         async with self.raw.cursor() as cur:
-            await cur.executemany(_pg(sql), rows)
+            if len(writes) == 1 and len(writes[0][1]) == 1:  # one row: no pipeline
+                sql, [row] = writes[0]
+                await cur.execute(_pg(sql), row)
+                return
+            async with self.raw.pipeline():
+                for sql, rows in writes:
+                    await cur.executemany(_pg(sql), rows)
 
     @staticmethod
     def member(column: str) -> str:

@@ -132,18 +132,18 @@ class EventStore:
         for record in records:
             _storable(record.envelope, record.body)
             rows.append(_row(record))
-        sql = await driver(conn)
-        try:
-            await sql.executemany(_EVENTS_INSERT, rows)
+        here = current_trace_context()
+        try:  # one round trip for both on PostgreSQL
+            await (await driver(conn)).write_all([
+                (_EVENTS_INSERT, rows),
+                (_OUTBOX_INSERT, [(r.envelope.event_id, self.topic, r.trace or here)
+                                  for r in records])])
         except IntegrityError as race:
             firsts: dict[str, int] = {}
             for r in records:
                 firsts.setdefault(r.envelope.stream_id, r.envelope.stream_version - 1)
             moved = list(firsts.items())
             raise ConcurrencyError(*moved[0], None, moved[1:]) from race
-        here = current_trace_context()
-        await sql.executemany(_OUTBOX_INSERT, [
-            (r.envelope.event_id, self.topic, r.trace or here) for r in records])
         queued_outbox(conn)  # the relay wakes when this transaction commits
         return [r.envelope for r in records]
 
