@@ -15,6 +15,7 @@ from . import sqlite_inline
 
 DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
 OUTBOX_QUEUED = "hyeopchi.outbox_queued"
+RELAXED = "hyeopchi_relaxed"  # execution option: this transaction need not be durable
 
 
 def queued_outbox(conn: AsyncConnection) -> None:
@@ -68,12 +69,17 @@ class Database:
                 await conn.run_sync(md.create_all)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+    async def transaction(self, durable: bool = True) -> AsyncIterator[AsyncConnection]:
+        """A write transaction. `durable=False`: its commit does not wait for the disk
+        (SQLite synchronous=NORMAL, PostgreSQL synchronous_commit off), so a power
+        loss may undo it, and only it and later ones: never half of it, never an
+        earlier one. For writes the log redoes (a projection's rows with their
+        offsets, the relay forgetting what it published), never for events."""
         if not self.is_sqlite:
-            async with self._transaction() as conn:
+            async with self._transaction(durable) as conn:
                 yield conn
             return
-        async with self._writer_lock(), self._transaction() as conn:
+        async with self._writer_lock(), self._transaction(durable) as conn:
             yield conn
 
     def _writer_lock(self) -> asyncio.Lock:
@@ -85,14 +91,22 @@ class Database:
         return lock
 
     @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.begin() as conn:
-            # The info dict lives with the pooled connection: a rolled-back transaction
-            # may have left the mark. Read only while the connection is sound: touching
-            # a broken one would hide the real error behind PendingRollbackError.
-            conn.info.pop(OUTBOX_QUEUED, None)
-            yield conn
-            queued = conn.info.pop(OUTBOX_QUEUED, False)
+    async def _transaction(self, durable: bool) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as conn:
+            if not durable:  # SQLite: read by the begin hook, before BEGIN
+                await conn.execution_options(**{RELAXED: True})
+            async with conn.begin():
+                if not durable and not self.is_sqlite:
+                    await conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+                # The info dict lives with the pooled connection: a rolled-back
+                # transaction may have left the mark. Read only while the connection
+                # is sound: touching a broken one would hide the real error behind
+                # PendingRollbackError.
+                conn.info.pop(OUTBOX_QUEUED, None)
+                yield conn
+                queued = conn.info.pop(OUTBOX_QUEUED, False)
+                if queued and not durable:
+                    raise RuntimeError("events are recorded only in durable transactions")
         if queued:
             for watcher in self._outbox_watchers:
                 watcher.set()
@@ -143,7 +157,13 @@ def _sqlite_pragmas(engine: AsyncEngine, autocheckpoint: bool) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn):  # noqa: ANN001
-        if conn.get_execution_options().get("read_only", False):
+        options = conn.get_execution_options()
+        if options.get("read_only", False):
             conn.exec_driver_sql("BEGIN")
-        else:  # waits for another process's writer with the loop free
-            await_(sqlite_inline.begin_immediate(conn.connection.driver_connection._conn))
+            return
+        raw = conn.connection.driver_connection._conn
+        # Set for each write transaction (it cannot change inside one): FULL unless
+        # this one is relaxed (Database.transaction(durable=False)).
+        raw.execute("PRAGMA synchronous=NORMAL" if options.get(RELAXED) else
+                    "PRAGMA synchronous=FULL")
+        await_(sqlite_inline.begin_immediate(raw))  # waits with the loop free

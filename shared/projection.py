@@ -48,6 +48,10 @@ class Projection(ABC):
     metadata: MetaData
     registry: EventRegistry
     decodes: bool = True  # False: reads envelopes only (event is None), any type
+    # Its commits need not wait for the disk: rows and offsets are one transaction, so
+    # a power loss can only take the last batches back, and the log redoes them. A
+    # projection that records events (an alert) must say True.
+    durable: bool = False
 
     async def apply(self, conn: AsyncConnection, envelope: Envelope,
                     event: DomainEvent) -> None:
@@ -164,7 +168,7 @@ class ProjectionRunner:
 
     async def _commit(self, records, decoded, fetched, isolate: bool) -> list[tuple]:
         bad: list[tuple] = []
-        async with self.db.transaction() as conn:
+        async with self.db.transaction(durable=self.p.durable) as conn:
             # Another runner of this projection on the same database (a second replica,
             # a rolling update) may have applied part of the batch already: one runner
             # at a time, and only the records past the offsets stored with the rows.

@@ -88,6 +88,7 @@ class Timeline(Projection):
     def __init__(self, store: EventStore | None = None) -> None:
         self.topics = tuple(events_topic(s).name for s in SERVICES)
         self.store = store  # where alerts are recorded (None: rows only, e.g. replay)
+        self.durable = store is not None  # an alert is an event: recorded durably
 
     async def apply_all(self, conn, items) -> None:
         """A batch in three statements (read heads, insert rows, upsert heads) when
