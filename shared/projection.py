@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from abc import ABC
 from collections.abc import Iterable
 from datetime import date, datetime
@@ -104,6 +105,8 @@ _DISPATCHING = (Projection.apply, RowsProjection.apply)  # by `_<EventClass>` me
 
 
 class ProjectionRunner:
+    HOLD_S = 0.5  # how long a batch of nothing to apply may wait for the next
+
     def __init__(self, projection: Projection, db: Database, bootstrap: str,
                  dead_letters: DeadLetters, batch: int = 1000, until=None):
         self.p, self.db, self.bootstrap = projection, db, bootstrap
@@ -115,6 +118,8 @@ class ProjectionRunner:
         self.attempts = 3
         self._pending: list | None = None  # the fast path's events not yet applied
         self._applies: dict[str, bool] = {}  # event type → decode and apply it?
+        self._held: dict = {}  # partition → [(record, decoded)] fetched, not committed
+        self._held_since: float | None = None
 
     async def start(self) -> None:
         self.consumer = AIOKafkaConsumer(
@@ -136,12 +141,28 @@ class ProjectionRunner:
             await self.consumer.stop()
 
     async def step(self, timeout_ms: int = 200) -> int:
-        """Apply one fetched batch in one transaction; return records consumed."""
+        """Apply one fetched batch in one transaction; return records consumed.
+
+        A batch this read model applies nothing of (other events on its topics) is
+        held, up to HOLD_S, and committed with what comes next: its only effect is
+        the offsets and stream places, and a transaction each cost the live service
+        one per event it did not care about. Held records are in no committed offset,
+        so a crash only reads them again."""
         fetched = await self.consumer.getmany(timeout_ms=timeout_ms, max_records=self.batch)
-        records = [r for batch in fetched.values() for r in batch]
-        if not records:
+        taken = sum(len(b) for b in fetched.values())
+        held, self._held = self._held, {}
+        for tp, batch in fetched.items():
+            if batch:
+                held.setdefault(tp, []).extend((r, self._decode(r)) for r in batch)
+        if not held:
             return 0
-        decoded = [self._decode(r) for r in records]
+        if self._holds(held):
+            self._held = held
+            return taken
+        self._held_since = None
+        fetched = {tp: [r for r, _ in items] for tp, items in held.items()}
+        records = [r for items in held.values() for r, _ in items]
+        decoded = [d for items in held.values() for _, d in items]
         counts = (self.applied, self.skipped)
         try:
             try:  # fast path: the whole batch at once, no savepoint per record
@@ -164,7 +185,24 @@ class ProjectionRunner:
         self.parked += len(bad)
         PROJECTED.labels(self.p.name, "read").inc(len(records))
         PROJECTED.labels(self.p.name, "parked").inc(len(bad))
-        return len(records)
+        return taken
+
+    def _holds(self, batch: dict) -> bool:
+        """Keep this batch back? Only if nothing in it is applied or broken, it is
+        not full, and the oldest of it waited less than HOLD_S."""
+        items = [d for pairs in batch.values() for _, d in pairs]
+        if not self.p.decodes or len(items) >= self.batch or any(
+                d[0] is None or d[1] is not None or d[2] is not None for d in items):
+            return False
+        now = time.monotonic()
+        self._held_since = self._held_since or now
+        return now - self._held_since < self.HOLD_S
+
+    async def release(self) -> None:
+        """Commit what is held (the end of a replay)."""
+        if self._held:
+            self._held_since = float("-inf")
+            await self.step(timeout_ms=0)
 
     async def _commit(self, records, decoded, fetched, isolate: bool) -> list[tuple]:
         bad: list[tuple] = []
@@ -313,6 +351,7 @@ class ProjectionRunner:
         total = 0
         while await self.lag(end):
             total += await self.step()
+        await self.release()
         return total
 
     async def lag(self, end: dict | None = None) -> int:
@@ -334,6 +373,7 @@ class ProjectionRunner:
                 await asyncio.sleep(1.0)
 
     async def _rewind(self) -> None:
+        self._held, self._held_since = {}, None  # fetched again from the stored offsets
         try:
             stored = await self._stored_offsets()
         except Exception:

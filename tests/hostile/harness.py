@@ -167,6 +167,7 @@ async def feed(runner: ProjectionRunner, records: list[Record], attempts: int = 
         try:
             while runner.consumer.queue:
                 await runner.step()
+            await runner.release()  # what the run loop commits after HOLD_S
             return
         except Exception:
             if attempt == attempts - 1:
