@@ -9,11 +9,8 @@ from collections.abc import Collection, Mapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .driver_sql import driver
-
-CHUNK = 500  # ids per IN (…): well under every driver's parameter limit
-
-_SAVE = ("INSERT INTO projection_streams (projection, stream_id, version) VALUES (?, ?, ?) "
-         "ON CONFLICT (projection, stream_id) DO UPDATE SET version = excluded.version")
+from .read_rows import upsert_rows
+from .tables import projection_streams
 
 
 async def stream_versions(conn: AsyncConnection, reader: str,
@@ -32,5 +29,5 @@ async def save_stream_versions(conn: AsyncConnection, reader: str,
                                versions: Mapping[str, int]) -> None:
     """One upsert for every stream a batch moved."""
     if versions:
-        await (await driver(conn)).executemany(
-            _SAVE, [(reader, s, v) for s, v in versions.items()])
+        await upsert_rows(conn, projection_streams, [
+            {"projection": reader, "stream_id": s, "version": v} for s, v in versions.items()])

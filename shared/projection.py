@@ -28,17 +28,13 @@ from .driver_sql import driver
 from .envelope import Envelope, canonical_bytes, sealed_record
 from .kafka_io import client_security, delivery_of, partitions_of
 from .positions import save_stream_versions, stream_versions
-from .read_rows import Rows
+from .read_rows import Rows, upsert_rows
 from .reasons import reason
 from .registry import DomainEvent, EventRegistry
 from .tables import projection_offsets
 from .telemetry import PROJECTED
 
 log = structlog.get_logger("projection")
-
-_SAVE_OFFSET = ("INSERT INTO projection_offsets (projection, topic, partition, next_offset) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (projection, topic, partition) "
-                "DO UPDATE SET next_offset = excluded.next_offset")
 
 
 class Projection(ABC):
@@ -334,9 +330,9 @@ class ProjectionRunner:
 
     async def _save_offsets(self, conn, fetched, done: dict[tuple[str, int], int]) -> None:
         """One upsert for the batch's partitions (never moving an offset back)."""
-        await (await driver(conn)).executemany(_SAVE_OFFSET, [
-            (self.p.name, tp.topic, tp.partition,
-             max(batch[-1].offset + 1, done.get((tp.topic, tp.partition), 0)))
+        await upsert_rows(conn, projection_offsets, [
+            {"projection": self.p.name, "topic": tp.topic, "partition": tp.partition,
+             "next_offset": max(batch[-1].offset + 1, done.get((tp.topic, tp.partition), 0))}
             for tp, batch in fetched.items() if batch])
 
     async def _stored_offsets(self) -> dict[TopicPartition, int]:

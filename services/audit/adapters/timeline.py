@@ -14,6 +14,7 @@ from shared.driver_sql import driver
 from shared.envelope import Actor, Envelope, canonical_json
 from shared.ids import new_id
 from shared.projection import Projection
+from shared.read_rows import upsert_rows
 from shared.store import EventStore, Metadata
 from shared.topics import events_topic
 
@@ -67,9 +68,6 @@ def _row(e: Envelope) -> dict:
 _COLUMNS = [c.name for c in timeline.columns]
 _INSERT_ROW = (f"INSERT INTO audit_timeline ({', '.join(_COLUMNS)}) "
                f"VALUES ({', '.join('?' for _ in _COLUMNS)})")
-_UPSERT_HEAD = ("INSERT INTO audit_chain_heads (stream_id, version, hash) VALUES (?, ?, ?) "
-                "ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, "
-                "hash = excluded.hash")
 
 
 def _values(e: Envelope) -> tuple:
@@ -98,14 +96,15 @@ class Timeline(Projection):
         known = dict(await sql.fetch(
             f"SELECT stream_id, hash FROM audit_chain_heads WHERE {sql.member('stream_id')}",
             (sql.listed({e.stream_id for e, _ in items}),)))
-        moved: dict[str, tuple] = {}
+        moved: dict[str, dict] = {}
         for e, _ in items:
-            head = moved[e.stream_id][2] if e.stream_id in moved else known.get(e.stream_id)
+            head = moved[e.stream_id]["hash"] if e.stream_id in moved else known.get(e.stream_id)
             if head is not None and head != e.prev_hash:
                 return await super().apply_all(conn, items)
-            moved[e.stream_id] = (e.stream_id, e.stream_version, e.hash)
+            moved[e.stream_id] = {"stream_id": e.stream_id, "version": e.stream_version,
+                                  "hash": e.hash}
         await sql.executemany(_INSERT_ROW, [_values(e) for e, _ in items])
-        await sql.executemany(_UPSERT_HEAD, list(moved.values()))
+        await upsert_rows(conn, heads, list(moved.values()))
 
     async def apply(self, conn, e: Envelope, _event) -> None:
         head = (await conn.execute(select(heads).where(heads.c.stream_id == e.stream_id)))
