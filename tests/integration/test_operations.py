@@ -115,7 +115,7 @@ async def _send_scoring(bootstrap, prefix, _svc, n: int = 6000):
     return {"scoring.HeadcountRecorded": n}
 
 
-async def _send_audit(bootstrap, prefix, svc, n: int = 6000):
+async def _send_audit(bootstrap, prefix, svc, n: int = 24000):
     """Another service's history, already in the log when the audit service starts:
     recorded by the backbone's own store and relay (faster than a service would)."""
     source = Database(f"{svc.database_url}.source", backbone)
